@@ -1,0 +1,29 @@
+// Parsing of the Content-Type and Content-Encoding request headers.
+// Pure functions over string_views; thread-safe, no allocation.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace inlet::codecs {
+
+// True for `application/json` and any `type/subtype+json`, case-insensitive, with optional
+// parameters (`; charset=utf-8`). Whitespace around the media type is allowed.
+bool is_json_media_type(std::string_view content_type) noexcept;
+
+enum class Encoding : std::uint8_t { kIdentity, kGzip, kDeflate, kBrotli };
+
+// The codings of a Content-Encoding header, in the order the sender applied them.
+struct EncodingList {
+  static constexpr std::size_t kMax = 4;
+  std::array<Encoding, kMax> items{};
+  std::size_t size = 0;
+};
+
+// Parses `gzip`, `x-gzip`, `deflate`, `br`, `identity` (case-insensitive) and comma-separated
+// lists of them. `identity` entries are dropped. nullopt: an unknown coding or more than kMax.
+std::optional<EncodingList> parse_content_encoding(std::string_view header) noexcept;
+
+}  // namespace inlet::codecs

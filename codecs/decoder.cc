@@ -1,0 +1,1 @@
+// Placeholder: the codecs work replaces this file.

@@ -1,0 +1,1 @@
+// Placeholder: the python authenticator work replaces this file.

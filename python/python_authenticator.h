@@ -1,0 +1,40 @@
+// The Python authenticator: a user's `def authenticator(*, context, request, **kwargs)` (sync or
+// async) run in the embedded interpreter on its own thread. I/O threads hand requests over through a
+// lock-free queue and are called back from the Python thread; they never touch the GIL.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "auth/authenticator.h"
+
+namespace inlet::python {
+
+struct PythonAuthOptions {
+  // Exactly one source: inline text, a .py file, or a library folder + function name.
+  std::string inline_source;
+  std::string file;
+  std::string library;
+  std::string function = "authenticator";
+  std::string config_json = "{}";  // becomes context.config
+  std::vector<std::string> requirements;  // pip specifiers, checked at start
+  std::uint32_t timeout_ms = 2000;
+  bool none_means_reject = false;
+  std::string node;
+  std::string tenant;
+  // Receives context.logger records: level is logging's (10 debug .. 50 critical).
+  std::function<void(int level, const std::string& message)> log_sink;
+};
+
+// Checks the source (one top-level def named `function`, nothing else but a docstring and
+// comments) and the requirements, starts the interpreter thread and loads the function.
+// Throws std::runtime_error("file:line: reason") on any problem (start-up and `inlet check`).
+std::unique_ptr<auth::Authenticator> make_python_authenticator(const PythonAuthOptions& options);
+
+// Only validates the source and requirements, for `inlet check`; same errors as above.
+void check_python_authenticator(const PythonAuthOptions& options);
+
+}  // namespace inlet::python

@@ -1,0 +1,80 @@
+// The node's configuration, parsed and validated once (start-up, reload) into immutable objects
+// shared read-only by every I/O thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "auth/authenticator.h"
+#include "runtime/config/config_reader.h"
+#include "runtime/queue/queue.h"
+#include "runtime/route/filter.h"
+
+namespace inlet::runtime {
+
+struct Limits {
+  std::uint64_t max_body_bytes = 1 << 20;
+  std::uint64_t max_decoded_bytes = 8 << 20;
+  std::uint32_t max_header_bytes = 16 << 10;
+  std::uint32_t max_connections = 10000;
+  std::chrono::milliseconds header_timeout{10000};
+  std::chrono::milliseconds body_timeout{30000};
+  std::chrono::milliseconds idle_timeout{60000};
+};
+
+// How an edge's queue is built; the queue itself is opened by the server (opening touches disk or
+// the network, which `inlet check` must not).
+struct QueueSpec {
+  std::string type;  // log | kafka | redis
+  std::function<std::unique_ptr<Queue>()> open;
+};
+
+struct EdgeConfig {
+  std::string name;
+  std::shared_ptr<const Filter> filter;  // null: every message
+  QueueSpec queue;
+};
+
+struct NodeConfig {
+  std::filesystem::path source;  // the config file
+  std::string name = "inlet";
+  std::string tenant;
+  std::string send_message_type = "echo.json";
+  std::string listen_host = "0.0.0.0";
+  std::uint16_t listen_port = 8080;
+  std::string admin_host;  // empty: no admin listener
+  std::uint16_t admin_port = 0;
+  unsigned threads = 0;    // 0: one per core
+  Limits limits;
+  bool unrouted_reject = false;
+  std::string log_level = "info";
+  std::chrono::milliseconds drain_delay{0};
+  // Built lazily by make_authenticator() because the Python one starts an interpreter.
+  std::function<std::unique_ptr<auth::Authenticator>()> make_authenticator;
+  std::function<void()> check_authenticator;  // validation only, for `inlet check`
+  std::vector<std::shared_ptr<auth::Authenticator>> verifiers;  // run before the Python one
+  std::vector<EdgeConfig> edges;
+};
+
+// Reads and validates a config file; throws ConfigError ("file:line: path: reason").
+std::shared_ptr<const NodeConfig> load_node_config(const std::filesystem::path& file);
+
+// Section parsers, one per component. Each reads its keys, calls finish(), and throws ConfigError.
+QueueSpec parse_log_queue(ConfigMap& queue);
+QueueSpec parse_kafka_queue(ConfigMap& queue);
+QueueSpec parse_redis_queue(ConfigMap& queue);
+std::shared_ptr<auth::Authenticator> parse_verifier(ConfigMap& verifier);  // one `verifiers[]` item
+// The `authenticator:` section; returns the factory and the check (both capture the parsed options).
+struct PythonAuthSection {
+  std::function<std::unique_ptr<auth::Authenticator>()> make;
+  std::function<void()> check;
+};
+PythonAuthSection parse_python_authenticator(ConfigMap& section, const std::filesystem::path& config_dir,
+                                             const std::string& node, const std::string& tenant);
+
+}  // namespace inlet::runtime

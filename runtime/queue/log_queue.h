@@ -1,0 +1,62 @@
+// The embedded durable log: an append-only, segmented log on local disk, the default edge queue.
+//
+// Layout: DIR/<20-digit base offset>.log segments. Each record is
+//   u32 length (of what follows the CRC) | u32 crc32c (of what follows) | u32 attributes_length |
+//   attributes (compact JSON object) | body
+// little-endian. Offsets count records from 0 across segments.
+//
+// One writer thread owns the files. store() pushes onto a lock-free queue; the writer takes every
+// pending record at once, writes them with one writev, and (ack: fsync) one fdatasync covers them
+// all: group commit. On open, a torn or corrupt tail of the last segment is cut off.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "runtime/queue/queue.h"
+
+namespace inlet::runtime {
+
+enum class AckMode : std::uint8_t { kFsync, kWrite };
+
+struct LogQueueOptions {
+  std::filesystem::path dir = "./data/queue";
+  AckMode ack = AckMode::kFsync;
+  std::uint64_t segment_bytes = 64ull << 20;
+  std::uint64_t retention_bytes = 0;               // 0 = keep everything
+  std::chrono::milliseconds retention_age{0};      // 0 = keep everything
+  std::uint32_t max_in_flight = 4096;              // messages stored but not yet acknowledged
+};
+
+// Opens (creating DIR if needed) and recovers the log; throws std::runtime_error with the path on
+// failure (start-up only).
+std::unique_ptr<Queue> open_log_queue(const LogQueueOptions& options);
+
+// One stored record, as read back.
+struct LogRecord {
+  std::uint64_t offset = 0;
+  std::string attributes;  // compact JSON object: tracking_id, received_at, message_type, node,
+                           // content_type, and user/identity/scopes when present
+  std::string body;
+};
+
+// Reads records in order from `from`. Never modifies the log, so it can run while a node writes.
+class LogReader {
+ public:
+  LogReader(std::filesystem::path dir, std::uint64_t from);
+  ~LogReader();
+  // The next complete record, or nullopt at the current end. A record whose CRC does not match
+  // throws std::runtime_error naming the segment and file position.
+  std::optional<LogRecord> next();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace inlet::runtime
