@@ -1,0 +1,178 @@
+"""Starts the real `inlet` binary for integration tests and talks HTTP to it over real sockets.
+
+    with InletNode(tmp_path, {"limits": {"max_body_bytes": 1000}}) as node:
+        status, headers, body = node.post(b'{"a": 1}')
+        assert status == 200
+        assert node.read_queue()[0]["body"] == {"a": 1}
+"""
+import copy
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import yaml
+
+BINARY = os.environ.get("INLET_BINARY", "build/runtime/inlet")
+CORPUS_DIR = os.environ.get("INLET_CORPUS_DIR", os.path.join(os.path.dirname(__file__), "..", "..",
+                                                              "shared", "corpus", "github-webhooks"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def corpus_files():
+    return sorted(os.path.join(CORPUS_DIR, f) for f in os.listdir(CORPUS_DIR) if f.endswith(".json"))
+
+
+def merge(base, override):
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            merge(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def run_inlet(*args, input=None, timeout=60):
+    return subprocess.run([BINARY, *args], input=input, capture_output=True, timeout=timeout)
+
+
+class InletNode:
+    """One `inlet serve` process on a free port with a queue under tmp_path (ack: write by default)."""
+
+    def __init__(self, tmp_path, overrides=None, start=True):
+        self.tmp_path = tmp_path
+        self.port = free_port()
+        self.admin_port = free_port()
+        self.queue_dir = str(tmp_path / "queue")
+        config = {
+            "node": {"name": "test-node"},
+            "listen": f"127.0.0.1:{self.port}",
+            "admin_listen": f"127.0.0.1:{self.admin_port}",
+            "threads": 1,
+            "edges": [{"name": "main", "queue": {"type": "log", "dir": self.queue_dir, "ack": "write"}}],
+        }
+        self.config = merge(config, copy.deepcopy(overrides or {}))
+        self.config_path = tmp_path / "node.yaml"
+        self.log_path = tmp_path / "inlet.log"
+        self.proc = None
+        self.write_config()
+        if start:
+            self.start()
+
+    def write_config(self, config=None):
+        self.config_path.write_text(yaml.safe_dump(config or self.config, sort_keys=False))
+
+    def start(self, timeout=30):
+        self.log_file = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([BINARY, "serve", "--config", str(self.config_path)],
+                                     stdout=self.log_file, stderr=subprocess.STDOUT, cwd=self.tmp_path)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"inlet exited with {self.proc.returncode}:\n{self.logs()}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"inlet did not listen on {self.port}:\n{self.logs()}")
+
+    def logs(self):
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_events(self):
+        events = []
+        for line in self.logs().splitlines():
+            try:
+                events.append(json.loads(line))
+            except ValueError:
+                pass
+        return events
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            if self.proc is not None and self.proc.poll() is None:
+                self.stop()
+        finally:
+            if getattr(self, "log_file", None):
+                self.log_file.close()
+
+    def connection(self, timeout=10):
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+
+    def post(self, body, headers=None, path="/", method="POST", timeout=10):
+        """One request on a fresh connection; returns (status, headers dict lower-cased, body bytes)."""
+        if headers is None:
+            headers = {"Content-Type": "application/json"}
+        conn = self.connection(timeout)
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            response = conn.getresponse()
+            data = response.read()
+            return response.status, {k.lower(): v for k, v in response.getheaders()}, data
+        finally:
+            conn.close()
+
+    def admin_get(self, path, timeout=10):
+        conn = http.client.HTTPConnection("127.0.0.1", self.admin_port, timeout=timeout)
+        try:
+            conn.request("GET", path)
+            response = conn.getresponse()
+            return response.status, response.read()
+        finally:
+            conn.close()
+
+    def read_queue(self, queue_dir=None, start=0):
+        result = run_inlet("queue", "read", "--dir", queue_dir or self.queue_dir, "--from", str(start))
+        if result.returncode != 0:
+            raise RuntimeError(f"inlet queue read failed: {result.stderr.decode()}")
+        return [json.loads(line) for line in result.stdout.decode().splitlines() if line.strip()]
+
+
+def raw_exchange(port, data, read_timeout=5.0, until_closed=False):
+    """Sends raw bytes and returns everything the server answers (until it closes or goes quiet)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=read_timeout) as sock:
+        sock.sendall(data)
+        chunks = []
+        sock.settimeout(0.5 if not until_closed else read_timeout)
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except socket.timeout:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)
