@@ -1,0 +1,89 @@
+// The low-level SHA1_*/SHA256_* calls are deprecated in OpenSSL 3 in favour of EVP, but they are the
+// only OpenSSL API whose hash state is a plain struct that can be copied without allocating.
+#define OPENSSL_SUPPRESS_DEPRECATED
+
+#include "auth/hmac_key.h"
+
+#include <openssl/crypto.h>
+
+#include <algorithm>
+#include <array>
+
+namespace inlet::auth {
+
+namespace {
+
+constexpr std::size_t kBlockSize = 64;  // SHA-1 and SHA-256 alike
+
+template <typename Ctx, typename Init, typename Update>
+void pad_states(Ctx& inner, Ctx& outer, Init init, Update update,
+                std::array<unsigned char, kBlockSize>& block) {
+  std::array<unsigned char, kBlockSize> pad{};
+  for (std::size_t i = 0; i < kBlockSize; ++i) pad[i] = block[i] ^ 0x36;
+  init(&inner);
+  update(&inner, pad.data(), pad.size());
+  for (std::size_t i = 0; i < kBlockSize; ++i) pad[i] = block[i] ^ 0x5c;
+  init(&outer);
+  update(&outer, pad.data(), pad.size());
+  OPENSSL_cleanse(pad.data(), pad.size());
+}
+
+}  // namespace
+
+HmacKey::HmacKey(HmacAlgorithm algorithm, std::string_view key) noexcept : algorithm_(algorithm) {
+  // RFC 2104: keys longer than a block are hashed first, shorter ones are zero-padded.
+  std::array<unsigned char, kBlockSize> block{};
+  const auto* bytes = reinterpret_cast<const unsigned char*>(key.data());
+  if (algorithm_ == HmacAlgorithm::kSha1) {
+    if (key.size() > kBlockSize) {
+      SHA1(bytes, key.size(), block.data());
+    } else {
+      std::copy(bytes, bytes + key.size(), block.begin());
+    }
+    pad_states(inner1_, outer1_, SHA1_Init, SHA1_Update, block);
+  } else {
+    if (key.size() > kBlockSize) {
+      SHA256(bytes, key.size(), block.data());
+    } else {
+      std::copy(bytes, bytes + key.size(), block.begin());
+    }
+    pad_states(inner256_, outer256_, SHA256_Init, SHA256_Update, block);
+  }
+  OPENSSL_cleanse(block.data(), block.size());
+}
+
+HmacKey::~HmacKey() {
+  OPENSSL_cleanse(&inner1_, sizeof inner1_);
+  OPENSSL_cleanse(&outer1_, sizeof outer1_);
+  OPENSSL_cleanse(&inner256_, sizeof inner256_);
+  OPENSSL_cleanse(&outer256_, sizeof outer256_);
+}
+
+void HmacKey::sign(std::initializer_list<std::string_view> parts, unsigned char* out) const noexcept {
+  if (algorithm_ == HmacAlgorithm::kSha1) {
+    SHA_CTX ctx = inner1_;
+    for (std::string_view part : parts) SHA1_Update(&ctx, part.data(), part.size());
+    unsigned char inner_digest[SHA_DIGEST_LENGTH];
+    SHA1_Final(inner_digest, &ctx);
+    ctx = outer1_;
+    SHA1_Update(&ctx, inner_digest, sizeof inner_digest);
+    SHA1_Final(out, &ctx);
+    return;
+  }
+  SHA256_CTX ctx = inner256_;
+  for (std::string_view part : parts) SHA256_Update(&ctx, part.data(), part.size());
+  unsigned char inner_digest[SHA256_DIGEST_LENGTH];
+  SHA256_Final(inner_digest, &ctx);
+  ctx = outer256_;
+  SHA256_Update(&ctx, inner_digest, sizeof inner_digest);
+  SHA256_Final(out, &ctx);
+}
+
+void sha256(std::string_view data, unsigned char* out) noexcept {
+  SHA256_CTX ctx;
+  SHA256_Init(&ctx);
+  SHA256_Update(&ctx, data.data(), data.size());
+  SHA256_Final(out, &ctx);
+}
+
+}  // namespace inlet::auth

@@ -1,0 +1,38 @@
+// Slack request signing: `X-Slack-Signature: v0=<hex>`, an HMAC-SHA256 of
+// "v0:{X-Slack-Request-Timestamp}:{body}" (the decoded body; see hmac_verifier.h) keyed with the
+// app's signing secret.
+//
+// Answers:
+//   X-Slack-Signature or X-Slack-Request-Timestamp absent  -> 401 "missing <header>"
+//   timestamp not decimal seconds                          -> 403 "malformed X-Slack-Request-Timestamp"
+//   |now - timestamp| > tolerance                          -> 403 "timestamp outside tolerance"
+//   signature without "v0=" or not 64 hex digits           -> 403 "malformed X-Slack-Signature"
+//   no secret gives that MAC                               -> 403 "invalid signature"
+// Several secrets may be configured (rotation). Immutable after construction; thread-safe if `now`
+// is.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "auth/authenticator.h"
+#include "auth/hmac_key.h"
+#include "auth/verifier_common.h"
+
+namespace inlet::auth {
+
+class SlackVerifier final : public Authenticator {
+ public:
+  // Throws std::invalid_argument when `secrets` is empty or a secret is empty.
+  SlackVerifier(const std::vector<std::string>& secrets, std::int64_t tolerance_seconds = 300,
+                SecondsClock now = system_seconds_clock());
+  void authenticate(const AuthRequest& request, AuthCallback& callback) override;
+
+ private:
+  std::vector<HmacKey> keys_;
+  std::int64_t tolerance_;
+  SecondsClock now_;
+};
+
+}  // namespace inlet::auth
