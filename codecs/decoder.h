@@ -16,12 +16,21 @@ enum class DecodeStatus { kOk, kCorrupt, kTooLarge };
 class Decoder {
  public:
   virtual ~Decoder() = default;
-  // Decodes the whole of `input` and appends it to `output`. Stops as soon as `output` would grow
-  // past `limit` bytes (kTooLarge) so a decompression bomb never allocates more than the limit.
-  // Truncated or trailing garbage input is kCorrupt.
-  virtual DecodeStatus decode(std::string_view input, std::string& output, std::size_t limit) = 0;
+  // Decodes the whole of `input` and appends it to `output`. Stops as soon as `output.size()`
+  // would grow past `limit` bytes (kTooLarge), so a decompression bomb never allocates more than
+  // the limit. Truncated input, corrupt data and trailing bytes after the end of the stream are
+  // kCorrupt. On kOk the capacity of `output` is at least `output.size() + padding`; on failure
+  // `output` holds an unspecified prefix of the decoded data. `output` must not alias `input`.
+  virtual DecodeStatus decode(std::string_view input, std::string& output, std::size_t limit,
+                              std::size_t padding) = 0;
+  DecodeStatus decode(std::string_view input, std::string& output, std::size_t limit) {
+    return decode(input, output, limit, 0);
+  }
 };
 
+// kGzip: gzip members (RFC 1952); several concatenated members are decoded as one body, like
+// `gzip -d` does. kDeflate: zlib-wrapped data (RFC 1950) or, when the first two bytes are not a
+// zlib header, a raw deflate stream (RFC 1951). kBrotli: RFC 7932. kIdentity: a copy.
 std::unique_ptr<Decoder> make_decoder(Encoding encoding);
 
 // Undoes a list of encodings (last applied is undone first). Owns one decoder per coding and a
@@ -30,8 +39,9 @@ class BodyDecoder {
  public:
   BodyDecoder();
   ~BodyDecoder();
-  // On kOk, `output` holds the decoded body followed by at least `padding` bytes of capacity
-  // (for simdjson). `output` must not alias `input`.
+  // Replaces `output` with the decoded body. `limit` bounds the body and every intermediate
+  // layer. On kOk, `output` holds the decoded body followed by at least `padding` bytes of
+  // capacity (for simdjson). An empty list copies `input`. `output` must not alias `input`.
   DecodeStatus decode(std::string_view input, const EncodingList& encodings, std::string& output,
                       std::size_t limit, std::size_t padding);
 
