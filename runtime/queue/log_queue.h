@@ -31,11 +31,24 @@ struct LogQueueOptions {
   std::uint64_t retention_bytes = 0;               // 0 = keep everything
   std::chrono::milliseconds retention_age{0};      // 0 = keep everything
   std::uint32_t max_in_flight = 4096;              // messages stored but not yet acknowledged
+  // How often the idle writer checks retention (it also checks on every segment roll).
+  std::chrono::milliseconds retention_check_interval{5000};
+};
+
+// Counters of the writer thread, for benchmarks and /metrics.
+struct LogQueueStats {
+  std::uint64_t records = 0;  // written and called back kStored
+  std::uint64_t batches = 0;  // group commits (one writev round each)
+  std::uint64_t syncs = 0;    // fdatasync calls (ack: fsync), rolls included
+  std::uint64_t failed = 0;   // called back kUnavailable because of a write or sync error
 };
 
 // Opens (creating DIR if needed) and recovers the log; throws std::runtime_error with the path on
 // failure (start-up only).
 std::unique_ptr<Queue> open_log_queue(const LogQueueOptions& options);
+
+// The stats of a queue made by open_log_queue (nullopt for any other queue). Thread-safe.
+std::optional<LogQueueStats> log_queue_stats(const Queue& queue);
 
 // One stored record, as read back.
 struct LogRecord {
@@ -46,6 +59,8 @@ struct LogRecord {
 };
 
 // Reads records in order from `from`. Never modifies the log, so it can run while a node writes.
+// Offsets already deleted by retention are skipped: reading starts at the oldest segment left.
+// Not thread-safe: one reader per thread.
 class LogReader {
  public:
   LogReader(std::filesystem::path dir, std::uint64_t from);

@@ -1,0 +1,580 @@
+#include "runtime/queue/log_queue.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <new>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "codecs/crc32c.h"
+#include "runtime/log.h"
+#include "runtime/queue/log_segment.h"
+
+namespace inlet::runtime {
+
+namespace {
+
+using log_format::kHeaderBytes;
+using log_format::put_u32;
+using log_format::segment_name;
+using log_format::SegmentScanner;
+
+// Typical attributes are ~250 bytes; a node keeps its string's capacity, so steady state never
+// allocates (a longer user/scopes grows that node's string once).
+constexpr std::size_t kHeaderReserve = 512;
+constexpr std::size_t kMaxIov = IOV_MAX;
+
+std::string errno_text(int error) { return std::strerror(error); }
+
+[[noreturn]] void fail_open(const std::filesystem::path& path, const std::string& what) {
+  throw std::runtime_error("log queue " + path.string() + ": " + what);
+}
+
+void fsync_dir(const std::filesystem::path& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
+void append_json_string(std::string& out, std::string_view key, std::string_view value, char before = ',') {
+  out += before;
+  out += '"';
+  out += key;
+  out += "\":\"";
+  append_json_escaped(out, value);
+  out += '"';
+}
+
+// One store() in flight. Pooled: producers pop a free node, the writer pushes it back after the
+// callback, so the request path allocates nothing.
+struct Node {
+  Node* next = nullptr;                   // pending list (producers → writer)
+  std::atomic<std::uint32_t> free_next{0};  // free list: index + 1 of the next free node, 0 = none
+  StoreCallback* callback = nullptr;
+  std::string_view body;
+  std::string header;  // 12-byte record header + attributes JSON, built by the producer
+  StoreStatus status = StoreStatus::kStored;
+
+  Node() { header.reserve(kHeaderReserve); }
+  std::uint64_t record_bytes() const noexcept { return header.size() + body.size(); }
+};
+
+class LogQueue final : public Queue {
+ public:
+  explicit LogQueue(const LogQueueOptions& options);
+  ~LogQueue() override;
+
+  void store(const Message& message, StoreCallback& callback) override;
+  void close() override;
+  bool ready() const noexcept override {
+    return !closing_.load(std::memory_order_relaxed) && !failing_.load(std::memory_order_relaxed);
+  }
+  std::string_view type() const noexcept override { return "log"; }
+
+  LogQueueStats stats() const noexcept {
+    return {records_.load(std::memory_order_relaxed), batches_.load(std::memory_order_relaxed),
+            syncs_.load(std::memory_order_relaxed), failed_.load(std::memory_order_relaxed)};
+  }
+
+ private:
+  struct Segment {
+    std::uint64_t base;
+    std::uint64_t bytes;
+  };
+
+  void recover();
+  void open_active(bool create);
+  Node* pop_free() noexcept;
+  void push_free(Node* node) noexcept;
+  void wake() noexcept;
+  void run() noexcept;
+  void write_batch() noexcept;
+  bool write_range(std::size_t begin, std::size_t end) noexcept;
+  bool sync_range(std::size_t begin, std::size_t end) noexcept;
+  bool roll() noexcept;
+  bool repair_tail() noexcept;
+  void fail_range(std::size_t begin, std::size_t end, const char* what, int error) noexcept;
+  void enforce_retention() noexcept;
+  std::filesystem::path path_of(std::uint64_t base) const { return options_.dir / segment_name(base); }
+
+  LogQueueOptions options_;
+  int lock_fd_ = -1;
+  int event_fd_ = -1;
+
+  // Producer side.
+  std::atomic<Node*> pending_{nullptr};
+  std::atomic<std::uint32_t> in_flight_{0};
+  std::atomic<bool> sleeping_{false};
+  std::atomic<bool> closing_{false};
+  std::atomic<std::uint64_t> free_head_{0};  // tag << 32 | (index + 1): the tag defeats ABA
+  std::atomic<std::uint32_t> constructed_{0};
+  Node* nodes_ = nullptr;  // raw storage for max_in_flight nodes, constructed on first use
+
+  // Writer side (only the writer thread touches these once it runs).
+  std::deque<Segment> segments_;  // the last one is active
+  std::uint64_t total_bytes_ = 0;
+  int fd_ = -1;                // active segment
+  std::uint64_t next_offset_ = 0;
+  bool tail_dirty_ = false;    // a failed write left bytes past segments_.back().bytes
+  std::vector<Node*> batch_;
+  std::vector<iovec> iov_;
+  std::chrono::steady_clock::time_point next_retention_check_;
+  std::atomic<bool> failing_{false};
+
+  std::atomic<std::uint64_t> records_{0}, batches_{0}, syncs_{0}, failed_{0};
+  std::thread writer_;
+  bool closed_ = false;
+};
+
+LogQueue::LogQueue(const LogQueueOptions& options) : options_(options) {
+  if (options_.max_in_flight == 0) options_.max_in_flight = 1;
+  event_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (event_fd_ < 0) fail_open(options_.dir, "eventfd: " + errno_text(errno));
+  std::error_code ec;
+  std::filesystem::create_directories(options_.dir, ec);
+  if (ec) {
+    ::close(event_fd_);
+    fail_open(options_.dir, "cannot create the directory: " + ec.message());
+  }
+
+  // Two writers on one log would interleave records: refuse the second.
+  const auto lock_path = options_.dir / ".lock";
+  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0) {
+    ::close(event_fd_);
+    fail_open(options_.dir, "cannot open .lock: " + errno_text(errno));
+  }
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    ::close(event_fd_);
+    ::close(lock_fd_);
+    fail_open(options_.dir, "already open by another process or queue (.lock is held)");
+  }
+  try {
+    recover();
+  } catch (...) {
+    if (fd_ >= 0) ::close(fd_);
+    ::close(lock_fd_);
+    ::close(event_fd_);
+    throw;
+  }
+  nodes_ = static_cast<Node*>(::operator new(sizeof(Node) * options_.max_in_flight, std::align_val_t{alignof(Node)}));
+  batch_.reserve(std::min<std::uint32_t>(options_.max_in_flight, 65536));
+  iov_.reserve(kMaxIov);
+  next_retention_check_ = std::chrono::steady_clock::now();
+  writer_ = std::thread([this] { run(); });
+}
+
+LogQueue::~LogQueue() {
+  close();
+  const std::uint32_t constructed = constructed_.load();
+  for (std::uint32_t i = 0; i < constructed; ++i) nodes_[i].~Node();
+  ::operator delete(nodes_, std::align_val_t{alignof(Node)});
+  if (fd_ >= 0) ::close(fd_);
+  if (event_fd_ >= 0) ::close(event_fd_);
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+// Sealed segments must be intact (anything else is corruption we refuse to serve around); the last
+// one may end in a torn write from a crash, which is cut: in fsync mode nothing after the first bad
+// byte was ever acknowledged.
+void LogQueue::recover() {
+  const auto segments = log_format::list_segments(options_.dir);
+  if (segments.empty()) {
+    segments_.push_back({0, 0});
+    open_active(true);
+    return;
+  }
+  for (std::size_t i = 0; i < segments.size(); ++i) {
+    const auto& [base, path] = segments[i];
+    const bool last = i + 1 == segments.size();
+    const int fd = ::open(path.c_str(), (last ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+    if (fd < 0) fail_open(path, "cannot open: " + errno_text(errno));
+    SegmentScanner scanner(fd);
+    std::uint64_t count = 0;
+    SegmentScanner::Result result;
+    try {
+      while ((result = scanner.next()) == SegmentScanner::Result::kRecord) ++count;
+    } catch (const std::exception& e) {
+      ::close(fd);
+      fail_open(path, e.what());
+    }
+    if (result != SegmentScanner::Result::kEnd) {
+      const char* what = result == SegmentScanner::Result::kCorrupt ? "a corrupt record (CRC or length mismatch)"
+                                                                    : "an incomplete record";
+      if (!last) {
+        ::close(fd);
+        fail_open(path, std::string("sealed segment has ") + what + " at byte " +
+                            std::to_string(scanner.position()) +
+                            "; refusing to open (move the damaged segments away to start anyway)");
+      }
+      struct stat st {};
+      ::fstat(fd, &st);
+      const std::uint64_t cut = static_cast<std::uint64_t>(st.st_size) - scanner.position();
+      if (::ftruncate(fd, static_cast<off_t>(scanner.position())) != 0 || ::fsync(fd) != 0) {
+        const int error = errno;
+        ::close(fd);
+        fail_open(path, "cannot cut the torn tail: " + errno_text(error));
+      }
+      log_warn("log_queue_truncated", {{"segment", path.string()},
+                                       {"at", scanner.position()},
+                                       {"bytes", cut},
+                                       {"reason", result == SegmentScanner::Result::kCorrupt ? "crc" : "incomplete"}});
+    }
+    if (i + 1 < segments.size() && segments[i + 1].first != base + count) {
+      ::close(fd);
+      fail_open(path, "holds " + std::to_string(count) + " records but the next segment starts at offset " +
+                          std::to_string(segments[i + 1].first) + "; refusing to open");
+    }
+    segments_.push_back({base, scanner.position()});
+    total_bytes_ += scanner.position();
+    if (last) {
+      fd_ = fd;
+      next_offset_ = base + count;
+    } else {
+      ::close(fd);
+    }
+  }
+}
+
+void LogQueue::open_active(bool create) {
+  const auto path = path_of(segments_.back().base);
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) fail_open(path, "cannot create: " + errno_text(errno));
+  if (create) fsync_dir(options_.dir);
+}
+
+Node* LogQueue::pop_free() noexcept {
+  for (;;) {
+    std::uint64_t head = free_head_.load(std::memory_order_acquire);
+    while (static_cast<std::uint32_t>(head) != 0) {
+      Node* node = &nodes_[static_cast<std::uint32_t>(head) - 1];
+      const std::uint64_t next = ((head >> 32) + 1) << 32 | node->free_next.load(std::memory_order_relaxed);
+      if (free_head_.compare_exchange_weak(head, next, std::memory_order_acquire)) return node;
+    }
+    std::uint32_t constructed = constructed_.load(std::memory_order_relaxed);
+    while (constructed < options_.max_in_flight) {
+      if (constructed_.compare_exchange_weak(constructed, constructed + 1, std::memory_order_relaxed)) {
+        return new (&nodes_[constructed]) Node();
+      }
+    }
+    // in_flight_ guarantees a node: one is being pushed back right now.
+    std::this_thread::yield();
+  }
+}
+
+void LogQueue::push_free(Node* node) noexcept {
+  const std::uint32_t index = static_cast<std::uint32_t>(node - nodes_) + 1;
+  std::uint64_t head = free_head_.load(std::memory_order_relaxed);
+  do {
+    node->free_next.store(static_cast<std::uint32_t>(head), std::memory_order_relaxed);
+  } while (!free_head_.compare_exchange_weak(head, ((head >> 32) + 1) << 32 | index, std::memory_order_release,
+                                             std::memory_order_relaxed));
+}
+
+void LogQueue::wake() noexcept {
+  const std::uint64_t one = 1;
+  [[maybe_unused]] const ssize_t n = ::write(event_fd_, &one, sizeof one);
+}
+
+// Runs on the caller's I/O thread: serializing and checksumming here spreads that CPU work over
+// every I/O thread, keeping the single writer thread for the I/O it alone can do.
+void LogQueue::store(const Message& message, StoreCallback& callback) {
+  if (in_flight_.fetch_add(1, std::memory_order_seq_cst) >= options_.max_in_flight) {
+    in_flight_.fetch_sub(1, std::memory_order_relaxed);
+    callback.on_stored(StoreStatus::kFull);
+    return;
+  }
+  if (closing_.load(std::memory_order_seq_cst) || message.body.size() > log_format::kMaxRecordLength / 2) {
+    in_flight_.fetch_sub(1, std::memory_order_relaxed);
+    callback.on_stored(StoreStatus::kUnavailable);
+    return;
+  }
+  Node* node = pop_free();
+  node->callback = &callback;
+  node->body = message.body;
+  node->status = StoreStatus::kStored;
+  std::string& h = node->header;
+  h.assign(kHeaderBytes, '\0');
+  append_json_string(h, "tracking_id", message.tracking_id, '{');
+  append_json_string(h, "received_at", message.received_at);
+  append_json_string(h, "message_type", message.message_type);
+  append_json_string(h, "node", message.node);
+  append_json_string(h, "content_type", message.content_type);
+  if (!message.user.empty()) append_json_string(h, "user", message.user);
+  if (!message.identity.empty()) append_json_string(h, "identity", message.identity);
+  if (!message.scopes.empty()) {
+    h += ",\"scopes\":[";
+    for (std::size_t i = 0; i < message.scopes.size(); ++i) {
+      if (i) h += ',';
+      h += '"';
+      append_json_escaped(h, message.scopes[i]);
+      h += '"';
+    }
+    h += ']';
+  }
+  h += '}';
+  const auto attributes_length = static_cast<std::uint32_t>(h.size() - kHeaderBytes);
+  const auto length = static_cast<std::uint32_t>(4 + attributes_length + message.body.size());
+  put_u32(h.data(), length);
+  put_u32(h.data() + 8, attributes_length);
+  std::uint32_t crc = codecs::crc32c(0, h.data() + 8, 4 + attributes_length);
+  crc = codecs::crc32c(crc, message.body.data(), message.body.size());
+  put_u32(h.data() + 4, crc);
+
+  Node* head = pending_.load(std::memory_order_relaxed);
+  do {
+    node->next = head;
+  } while (!pending_.compare_exchange_weak(head, node, std::memory_order_seq_cst, std::memory_order_relaxed));
+  // Only the push onto an empty list can find the writer asleep (it re-checks the list after
+  // announcing sleep), so busy periods cost no syscall here.
+  if (head == nullptr && sleeping_.load(std::memory_order_seq_cst)) wake();
+}
+
+void LogQueue::close() {
+  if (closed_) return;
+  closed_ = true;
+  closing_.store(true, std::memory_order_seq_cst);
+  wake();
+  if (writer_.joinable()) writer_.join();
+  if (fd_ >= 0 && options_.ack == AckMode::kWrite) ::fdatasync(fd_);
+}
+
+void LogQueue::run() noexcept {
+  pthread_setname_np(pthread_self(), "inlet-log");
+  for (;;) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= next_retention_check_) {
+      enforce_retention();
+      next_retention_check_ = now + options_.retention_check_interval;
+    }
+    Node* list = pending_.exchange(nullptr, std::memory_order_acquire);
+    if (list != nullptr) {
+      batch_.clear();
+      for (; list != nullptr; list = list->next) batch_.push_back(list);
+      std::reverse(batch_.begin(), batch_.end());  // pushed LIFO; store in arrival order
+      write_batch();
+      continue;
+    }
+    const bool closing = closing_.load(std::memory_order_seq_cst);
+    if (closing && in_flight_.load(std::memory_order_seq_cst) == 0) return;
+    sleeping_.store(true, std::memory_order_seq_cst);
+    if (pending_.load(std::memory_order_seq_cst) == nullptr) {
+      const auto wait = closing ? std::chrono::milliseconds(10)
+                                : std::min<std::chrono::milliseconds>(options_.retention_check_interval,
+                                                                      std::chrono::milliseconds(1000));
+      pollfd pfd{event_fd_, POLLIN, 0};
+      ::poll(&pfd, 1, static_cast<int>(std::max<std::int64_t>(1, wait.count())));
+      std::uint64_t value;
+      [[maybe_unused]] const ssize_t n = ::read(event_fd_, &value, sizeof value);
+    }
+    sleeping_.store(false, std::memory_order_relaxed);
+  }
+}
+
+void LogQueue::fail_range(std::size_t begin, std::size_t end, const char* what, int error) noexcept {
+  std::uint64_t newly = 0;
+  for (std::size_t i = begin; i < end; ++i) {
+    newly += batch_[i]->status == StoreStatus::kStored;
+    batch_[i]->status = StoreStatus::kUnavailable;
+  }
+  failed_.fetch_add(newly, std::memory_order_relaxed);
+  if (newly > 0 && !failing_.exchange(true, std::memory_order_relaxed)) {
+    // Logged on the transition only: a full disk would otherwise log every batch.
+    log_error("log_queue_write_failed",
+              {{"dir", options_.dir.string()}, {"op", what}, {"error", errno_text(error)}});
+  }
+}
+
+// Cuts bytes a failed write left after the last good record, so a later record never follows garbage.
+bool LogQueue::repair_tail() noexcept {
+  if (!tail_dirty_) return true;
+  if (::ftruncate(fd_, static_cast<off_t>(segments_.back().bytes)) != 0) return false;
+  tail_dirty_ = false;
+  return true;
+}
+
+bool LogQueue::write_range(std::size_t begin, std::size_t end) noexcept {
+  if (!repair_tail()) {
+    fail_range(begin, end, "ftruncate", errno);
+    return false;
+  }
+  Segment& segment = segments_.back();
+  std::uint64_t position = segment.bytes;
+  std::size_t i = begin;
+  while (i < end) {
+    iov_.clear();
+    std::size_t j = i;
+    for (; j < end && iov_.size() + 2 <= kMaxIov; ++j) {
+      Node* node = batch_[j];
+      iov_.push_back({node->header.data(), node->header.size()});
+      if (!node->body.empty()) iov_.push_back({const_cast<char*>(node->body.data()), node->body.size()});
+    }
+    iovec* iov = iov_.data();
+    int count = static_cast<int>(iov_.size());
+    while (count > 0) {
+      const ssize_t n = ::pwritev(fd_, iov, count, static_cast<off_t>(position));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        const int error = n < 0 ? errno : ENOSPC;
+        tail_dirty_ = true;
+        repair_tail();
+        // Nothing of this range is reported stored nor left in the log.
+        fail_range(begin, end, "write", error);
+        return false;
+      }
+      position += static_cast<std::uint64_t>(n);
+      auto left = static_cast<std::size_t>(n);
+      while (count > 0 && left >= iov->iov_len) {
+        left -= iov->iov_len;
+        ++iov;
+        --count;
+      }
+      if (count > 0) {
+        iov->iov_base = static_cast<char*>(iov->iov_base) + left;
+        iov->iov_len -= left;
+      }
+    }
+    i = j;
+  }
+  total_bytes_ += position - segment.bytes;
+  segment.bytes = position;
+  next_offset_ += end - begin;
+  return true;
+}
+
+// Syncs the active segment, which holds records [begin, end) of the batch written since the last
+// sync; on failure those are reported unavailable and cut (the kernel may have dropped the pages).
+bool LogQueue::sync_range(std::size_t begin, std::size_t end) noexcept {
+  if (begin == end) return true;
+  syncs_.fetch_add(1, std::memory_order_relaxed);
+  if (::fdatasync(fd_) == 0) return true;
+  const int error = errno;
+  std::uint64_t written = 0;
+  std::size_t ok = 0;
+  for (std::size_t i = begin; i < end; ++i) {
+    if (batch_[i]->status == StoreStatus::kStored) {
+      written += batch_[i]->record_bytes();
+      ++ok;
+    }
+  }
+  Segment& segment = segments_.back();
+  segment.bytes -= written;
+  total_bytes_ -= written;
+  next_offset_ -= ok;
+  tail_dirty_ = true;
+  repair_tail();
+  fail_range(begin, end, "fdatasync", error);
+  return false;
+}
+
+bool LogQueue::roll() noexcept {
+  if (!repair_tail()) return false;  // a sealed segment must end on a record boundary
+  // In fsync mode the caller synced it. In write mode, sealing syncs too: recovery only forgives a
+  // torn tail in the last segment, so an OS crash must not leave one in a sealed segment.
+  if (options_.ack == AckMode::kWrite) ::fdatasync(fd_);
+  const std::uint64_t base = next_offset_;
+  const auto path = path_of(base);
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return false;
+  fsync_dir(options_.dir);
+  ::close(fd_);
+  fd_ = fd;
+  tail_dirty_ = false;
+  segments_.push_back({base, 0});
+  enforce_retention();
+  return true;
+}
+
+void LogQueue::write_batch() noexcept {
+  batches_.fetch_add(1, std::memory_order_relaxed);
+  const bool fsync = options_.ack == AckMode::kFsync;
+  const std::size_t n = batch_.size();
+  std::size_t unsynced = 0;  // first record not yet covered by an fdatasync
+  std::size_t i = 0;
+  while (i < n) {
+    const std::size_t begin = i;
+    std::uint64_t bytes = segments_.back().bytes;
+    while (i < n) {
+      const std::uint64_t record = batch_[i]->record_bytes();
+      if (bytes > 0 && bytes + record > options_.segment_bytes) break;
+      bytes += record;
+      ++i;
+    }
+    if (begin < i) write_range(begin, i);
+    if (i < n) {
+      if (fsync) sync_range(unsynced, i);
+      unsynced = i;
+      if (!roll()) {
+        fail_range(i, n, "roll", errno);
+        i = n;
+      }
+    }
+  }
+  if (fsync) sync_range(unsynced, n);
+
+  std::size_t stored = 0;
+  for (Node* node : batch_) stored += node->status == StoreStatus::kStored;
+  records_.fetch_add(stored, std::memory_order_relaxed);
+  if (stored == n && failing_.load(std::memory_order_relaxed)) {
+    failing_.store(false, std::memory_order_relaxed);
+    log_info("log_queue_write_recovered", {{"dir", options_.dir.string()}});
+  }
+  for (Node* node : batch_) {
+    node->callback->on_stored(node->status);
+    push_free(node);
+    in_flight_.fetch_sub(1, std::memory_order_release);
+  }
+}
+
+void LogQueue::enforce_retention() noexcept {
+  if (options_.retention_bytes == 0 && options_.retention_age.count() == 0) return;
+  const auto now = std::filesystem::file_time_type::clock::now();
+  while (segments_.size() > 1) {
+    const Segment& oldest = segments_.front();
+    const auto path = path_of(oldest.base);
+    bool expired = options_.retention_bytes > 0 && total_bytes_ > options_.retention_bytes;
+    if (!expired && options_.retention_age.count() > 0) {
+      std::error_code ec;
+      const auto mtime = std::filesystem::last_write_time(path, ec);
+      expired = !ec && now - mtime > options_.retention_age;
+    }
+    if (!expired) return;
+    std::error_code ec;
+    std::filesystem::remove(path, ec);
+    if (ec) {
+      log_error("log_queue_retention_failed", {{"segment", path.string()}, {"error", ec.message()}});
+      return;
+    }
+    log_info("log_queue_segment_deleted", {{"segment", path.string()}, {"bytes", oldest.bytes}});
+    total_bytes_ -= oldest.bytes;
+    segments_.pop_front();
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<Queue> open_log_queue(const LogQueueOptions& options) {
+  return std::make_unique<LogQueue>(options);
+}
+
+std::optional<LogQueueStats> log_queue_stats(const Queue& queue) {
+  if (const auto* log = dynamic_cast<const LogQueue*>(&queue)) return log->stats();
+  return std::nullopt;
+}
+
+}  // namespace inlet::runtime

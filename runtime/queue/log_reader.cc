@@ -1,0 +1,93 @@
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <optional>
+#include <stdexcept>
+
+#include "runtime/queue/log_queue.h"
+#include "runtime/queue/log_segment.h"
+
+namespace inlet::runtime {
+
+using log_format::SegmentScanner;
+
+struct LogReader::State {
+  std::filesystem::path dir;
+  std::uint64_t from = 0;
+  std::uint64_t offset = 0;  // of the scanner's next record
+  std::filesystem::path path;
+  int fd = -1;
+  std::optional<SegmentScanner> scanner;
+
+  ~State() {
+    if (fd >= 0) ::close(fd);
+  }
+
+  void open(std::uint64_t base, std::filesystem::path segment) {
+    const int new_fd = ::open(segment.c_str(), O_RDONLY | O_CLOEXEC);
+    if (new_fd < 0) throw std::runtime_error("log reader: cannot open " + segment.string());
+    if (fd >= 0) ::close(fd);
+    fd = new_fd;
+    path = std::move(segment);
+    offset = base;
+    scanner.emplace(fd);
+  }
+
+  [[noreturn]] void corrupt(const char* what) const {
+    throw std::runtime_error("log segment " + path.string() + ": " + what + " at byte " +
+                             std::to_string(scanner->position()));
+  }
+};
+
+LogReader::LogReader(std::filesystem::path dir, std::uint64_t from) : state_(std::make_unique<State>()) {
+  state_->dir = std::move(dir);
+  state_->from = from;
+}
+
+LogReader::~LogReader() = default;
+
+std::optional<LogRecord> LogReader::next() {
+  State& s = *state_;
+  if (!s.scanner) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(s.dir, ec)) return std::nullopt;
+    const auto segments = log_format::list_segments(s.dir);
+    if (segments.empty()) return std::nullopt;
+    std::size_t pick = 0;
+    for (std::size_t i = 0; i < segments.size(); ++i) {
+      if (segments[i].first <= s.from) pick = i;
+    }
+    s.open(segments[pick].first, segments[pick].second);
+  }
+  // Set once the next segment exists: the current one is sealed, so its end is final.
+  bool sealed = false;
+  for (;;) {
+    switch (s.scanner->next()) {
+      case SegmentScanner::Result::kRecord: {
+        const std::uint64_t offset = s.offset++;
+        if (offset < s.from) continue;
+        return LogRecord{offset, std::string(s.scanner->attributes()), std::string(s.scanner->body())};
+      }
+      case SegmentScanner::Result::kCorrupt:
+        s.corrupt("corrupt record (CRC or length mismatch)");
+      case SegmentScanner::Result::kPartial:
+        if (sealed) s.corrupt("incomplete record in a sealed segment");
+        [[fallthrough]];
+      case SegmentScanner::Result::kEnd: {
+        auto following = s.dir / log_format::segment_name(s.offset);
+        std::error_code ec;
+        if (!std::filesystem::exists(following, ec)) return std::nullopt;
+        if (!sealed) {
+          // The writer may have appended to this segment just before rolling: look once more.
+          sealed = true;
+          continue;
+        }
+        s.open(s.offset, std::move(following));
+        sealed = false;
+        continue;
+      }
+    }
+  }
+}
+
+}  // namespace inlet::runtime

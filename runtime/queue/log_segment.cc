@@ -1,0 +1,79 @@
+#include "runtime/queue/log_segment.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
+
+#include "codecs/crc32c.h"
+
+namespace inlet::runtime::log_format {
+
+namespace {
+
+constexpr std::size_t kReadChunk = 1 << 20;
+
+}  // namespace
+
+std::string segment_name(std::uint64_t base) {
+  char name[32];
+  const int n = std::snprintf(name, sizeof name, "%020llu.log", static_cast<unsigned long long>(base));
+  return std::string(name, static_cast<std::size_t>(n));
+}
+
+std::vector<std::pair<std::uint64_t, std::filesystem::path>> list_segments(const std::filesystem::path& dir) {
+  std::vector<std::pair<std::uint64_t, std::filesystem::path>> segments;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() != 24 || name.compare(20, 4, ".log") != 0) continue;
+    if (!std::all_of(name.begin(), name.begin() + 20, [](char c) { return c >= '0' && c <= '9'; })) continue;
+    segments.emplace_back(std::stoull(name.substr(0, 20)), entry.path());
+  }
+  std::sort(segments.begin(), segments.end());
+  return segments;
+}
+
+bool SegmentScanner::fill(std::size_t n) {
+  if (buf_len_ >= n) return true;
+  if (buf_off_ > 0) {
+    std::memmove(buf_.data(), buf_.data() + buf_off_, buf_len_);
+    buf_off_ = 0;
+  }
+  if (buf_.size() < n) buf_.resize(std::max(n, kReadChunk));
+  while (buf_len_ < n) {
+    const ssize_t got = ::pread(fd_, buf_.data() + buf_len_, buf_.size() - buf_len_,
+                                static_cast<off_t>(pos_ + buf_len_));
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      throw std::runtime_error(std::string("reading a log segment: ") + std::strerror(errno));
+    }
+    if (got == 0) return false;
+    buf_len_ += static_cast<std::size_t>(got);
+  }
+  return true;
+}
+
+SegmentScanner::Result SegmentScanner::next() {
+  if (!fill(8)) return buf_len_ == 0 ? Result::kEnd : Result::kPartial;
+  const char* p = buf_.data() + buf_off_;
+  const std::uint32_t length = get_u32(p);
+  if (length < 4 || length > kMaxRecordLength) return Result::kCorrupt;
+  if (!fill(8 + std::size_t{length})) return Result::kPartial;
+  p = buf_.data() + buf_off_;
+  const std::uint32_t crc = get_u32(p + 4);
+  if (codecs::crc32c(0, p + 8, length) != crc) return Result::kCorrupt;
+  const std::uint32_t attributes_length = get_u32(p + 8);
+  if (attributes_length > length - 4) return Result::kCorrupt;
+  attributes_ = std::string_view(p + kHeaderBytes, attributes_length);
+  body_ = std::string_view(p + kHeaderBytes + attributes_length, length - 4 - attributes_length);
+  const std::size_t record = 8 + std::size_t{length};
+  buf_off_ += record;
+  buf_len_ -= record;
+  pos_ += record;
+  return Result::kRecord;
+}
+
+}  // namespace inlet::runtime::log_format
