@@ -84,6 +84,12 @@ def node_config(overlay):
     return yaml.safe_load(config_map["data"]["node.yaml"]), config_map["data"]["node.yaml"]
 
 
+def quantity_bytes(value):
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+    value = str(value)
+    return int(value[:-2]) * units[value[-2:]] if value[-2:] in units else int(value)
+
+
 def port_of(address):
     return int(address.rsplit(":", 1)[1])
 
@@ -189,12 +195,8 @@ def test_container_has_requests_and_limits(overlay):
         v = str(v)
         return float(v[:-1]) / 1000 if v.endswith("m") else float(v)
 
-    def mem(v):
-        units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
-        return int(v[:-2]) * units[v[-2:]] if v[-2:] in units else int(v)
-
     assert cpu(resources["requests"]["cpu"]) <= cpu(resources["limits"]["cpu"])
-    assert mem(resources["requests"]["memory"]) <= mem(resources["limits"]["memory"])
+    assert quantity_bytes(resources["requests"]["memory"]) <= quantity_bytes(resources["limits"]["memory"])
     # threads: 0 means one per host core, far more than the CPU limit allows.
     config, _ = node_config(overlay)
     assert 0 < config["threads"] <= max(1, round(cpu(resources["limits"]["cpu"])))
@@ -271,6 +273,10 @@ def test_persistent_volume_only_where_the_log_lives(overlay):
         for edge in config["edges"]:
             assert Path(edge["queue"]["dir"]).is_relative_to("/var/lib/inlet"), edge["name"]
         assert claims[0]["spec"]["accessModes"] == ["ReadWriteOnce"]
+        # With no retention, a stopped consumer lets the log fill the volume and the node 503s.
+        volume_bytes = quantity_bytes(claims[0]["spec"]["resources"]["requests"]["storage"])
+        retained = sum(int(e["queue"].get("retention_bytes", 0)) for e in config["edges"])
+        assert 0 < retained <= 0.9 * volume_bytes, f"retention {retained} vs volume {volume_bytes}"
         assert obj["spec"]["persistentVolumeClaimRetentionPolicy"]["whenScaled"] == "Retain"
     else:
         assert types == {overlay}, f"{overlay}: edges of type {types}"
