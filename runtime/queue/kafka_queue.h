@@ -1,5 +1,10 @@
 // Kafka edge: librdkafka idempotent producer, acks=all; the store callback fires on the delivery
 // report. Attributes travel as record headers; the key is a dotted JSON path or the tracking id.
+//
+// Owns one rd_kafka_t and a poller thread that serves delivery reports. store() is thread-safe and
+// never blocks: the payload is not copied (the Message outlives its callback), the key and headers
+// are. The in-flight budget is an atomic counter; a full budget or librdkafka's full queue answers
+// kFull inline. A permanent error or a message timeout (delivery_timeout_ms) answers kUnavailable.
 #pragma once
 
 #include <cstdint>
@@ -15,12 +20,16 @@ namespace inlet::runtime {
 struct KafkaQueueOptions {
   std::string brokers;  // bootstrap.servers
   std::string topic;
-  std::string key;      // dotted JSON path; empty = the tracking id
+  std::string key;  // dotted JSON path; empty = the tracking id
   std::uint32_t max_in_flight = 10000;
   std::uint32_t delivery_timeout_ms = 30000;
-  std::vector<std::pair<std::string, std::string>> properties;  // passed to librdkafka as is
+  // Passed to librdkafka after the defaults, so they may override them, except
+  // enable.idempotence, which stays true.
+  std::vector<std::pair<std::string, std::string>> properties;
 };
 
+// Throws std::runtime_error naming the property on a bad librdkafka setting (start-up only). The
+// broker connection is made in the background: opening succeeds while brokers are down.
 std::unique_ptr<Queue> open_kafka_queue(const KafkaQueueOptions& options);
 
 }  // namespace inlet::runtime

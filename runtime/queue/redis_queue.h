@@ -1,9 +1,18 @@
 // Redis Streams edge: pipelined XADD with MAXLEN ~ over hiredis; the store callback fires when
 // Redis has answered. The attributes and the body become fields of the entry.
+//
+// One writer thread owns a synchronous hiredis connection. store() pushes onto a lock-free MPSC
+// list and never blocks; the writer takes everything pending, pipelines one XADD per message and
+// reads the replies: an ID reply is kStored. When Redis is unreachable the writer reconnects with
+// backoff and messages wait up to retry_budget_ms, then get kUnavailable; once down past the
+// budget, store() answers kUnavailable inline until the connection is back. A message sent without
+// a reply (the connection died mid-batch) is kUnavailable: it may or may not be in the stream, and
+// clients retry; consumers dedupe on tracking_id.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "runtime/queue/queue.h"
@@ -18,6 +27,20 @@ struct RedisQueueOptions {
   std::uint32_t retry_budget_ms = 5000;  // how long a message may wait for Redis to come back
 };
 
+// redis://[[user]:password@]host[:port][/db] or unix:///path/to/socket[?db=N].
+struct RedisAddress {
+  std::string host;  // empty for a unix socket
+  std::uint16_t port = 6379;
+  std::string unix_path;
+  std::string user;
+  std::string password;
+  int db = 0;
+};
+
+// Nullopt with `reason` set on a malformed URL.
+std::optional<RedisAddress> parse_redis_url(const std::string& url, std::string& reason);
+
+// Connects lazily in the writer thread: opening succeeds while Redis is down.
 std::unique_ptr<Queue> open_redis_queue(const RedisQueueOptions& options);
 
 }  // namespace inlet::runtime

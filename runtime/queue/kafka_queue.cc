@@ -1,0 +1,273 @@
+#include "runtime/queue/kafka_queue.h"
+
+#include <librdkafka/rdkafka.h>
+#include <simdjson.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <stdexcept>
+#include <thread>
+
+#include "runtime/log.h"
+
+namespace inlet::runtime {
+namespace {
+
+// Dotted path to an RFC 6901 pointer; a digit segment indexes arrays and names object keys, as in
+// the filters.
+std::string to_json_pointer(std::string_view dotted) {
+  std::string pointer;
+  for (char c : dotted) {
+    if (pointer.empty() || c == '.') pointer += '/';
+    if (c == '.') continue;
+    if (c == '~') {
+      pointer += "~0";
+    } else if (c == '/') {
+      pointer += "~1";
+    } else {
+      pointer += c;
+    }
+  }
+  return pointer;
+}
+
+std::string_view trim_right(std::string_view text) {
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\n' ||
+                           text.back() == '\r')) {
+    text.remove_suffix(1);
+  }
+  return text;
+}
+
+// Scopes as a JSON array of strings, like the log queue's attributes.
+void append_scopes(std::string& out, std::span<const std::string> scopes) {
+  out += '[';
+  for (std::size_t i = 0; i < scopes.size(); ++i) {
+    if (i) out += ',';
+    out += '"';
+    append_json_escaped(out, scopes[i]);
+    out += '"';
+  }
+  out += ']';
+}
+
+class KafkaQueue final : public Queue {
+ public:
+  explicit KafkaQueue(const KafkaQueueOptions& options)
+      : max_in_flight_(options.max_in_flight),
+        delivery_timeout_ms_(options.delivery_timeout_ms),
+        key_pointer_(options.key.empty() ? std::string() : to_json_pointer(options.key)) {
+    char errstr[512];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    auto set = [&](const std::string& name, const std::string& value) {
+      if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), errstr, sizeof errstr) !=
+          RD_KAFKA_CONF_OK) {
+        rd_kafka_conf_destroy(conf);
+        throw std::runtime_error("kafka property " + name + ": " + errstr);
+      }
+    };
+    set("bootstrap.servers", options.brokers);
+    set("enable.idempotence", "true");
+    set("acks", "all");
+    set("linger.ms", "5");
+    set("message.timeout.ms", std::to_string(options.delivery_timeout_ms));
+    set("queue.buffering.max.messages",
+        std::to_string(std::max<std::uint32_t>(100000, options.max_in_flight)));
+    set("client.id", "inlet");
+    for (const auto& [name, value] : options.properties) set(name, value);
+    set("enable.idempotence", "true");
+    rd_kafka_conf_set_opaque(conf, this);
+    rd_kafka_conf_set_dr_msg_cb(conf, &KafkaQueue::on_delivery);
+    rd_kafka_conf_set_error_cb(conf, &KafkaQueue::on_error);
+    rd_kafka_conf_set_log_cb(conf, &KafkaQueue::on_log);
+    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    if (rk_ == nullptr) {
+      rd_kafka_conf_destroy(conf);
+      throw std::runtime_error(std::string("kafka producer: ") + errstr);
+    }
+    rkt_ = rd_kafka_topic_new(rk_, options.topic.c_str(), nullptr);
+    if (rkt_ == nullptr) {
+      std::string reason = rd_kafka_err2str(rd_kafka_last_error());
+      rd_kafka_destroy(rk_);
+      throw std::runtime_error("kafka topic " + options.topic + ": " + reason);
+    }
+    poller_ = std::thread([this] {
+      while (!stop_.load(std::memory_order_acquire)) rd_kafka_poll(rk_, 100);
+    });
+  }
+
+  ~KafkaQueue() override { close(); }
+
+  void store(const Message& message, StoreCallback& callback) override {
+    if (in_flight_.fetch_add(1, std::memory_order_acq_rel) >= max_in_flight_) {
+      in_flight_.fetch_sub(1, std::memory_order_acq_rel);
+      callback.on_stored(StoreStatus::kFull);
+      return;
+    }
+    thread_local std::string scopes;
+    std::string_view key = message.tracking_id;
+    if (!key_pointer_.empty()) key = key_of(message.body, message.tracking_id);
+
+    rd_kafka_vu_t vus[16];
+    std::size_t n = 0;
+    auto header = [&](const char* name, std::string_view value) {
+      vus[n].vtype = RD_KAFKA_VTYPE_HEADER;
+      vus[n].u.header = {name, value.data(), static_cast<ssize_t>(value.size())};
+      ++n;
+    };
+    vus[n].vtype = RD_KAFKA_VTYPE_RKT;
+    vus[n++].u.rkt = rkt_;
+    vus[n].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
+    vus[n++].u.i = 0;  // the payload outlives the delivery report: no copy
+    vus[n].vtype = RD_KAFKA_VTYPE_VALUE;
+    vus[n++].u.mem = {const_cast<char*>(message.body.data()), message.body.size()};
+    vus[n].vtype = RD_KAFKA_VTYPE_KEY;
+    vus[n++].u.mem = {const_cast<char*>(key.data()), key.size()};
+    vus[n].vtype = RD_KAFKA_VTYPE_OPAQUE;
+    vus[n++].u.ptr = &callback;
+    header("tracking_id", message.tracking_id);
+    header("received_at", message.received_at);
+    header("message_type", message.message_type);
+    header("node", message.node);
+    header("content_type", message.content_type);
+    if (!message.user.empty()) header("user", message.user);
+    if (!message.identity.empty()) header("identity", message.identity);
+    if (!message.scopes.empty()) {
+      scopes.clear();
+      append_scopes(scopes, message.scopes);
+      header("scopes", scopes);
+    }
+
+    rd_kafka_error_t* error = rd_kafka_produceva(rk_, vus, n);
+    if (error == nullptr) return;
+    const rd_kafka_resp_err_t code = rd_kafka_error_code(error);
+    rd_kafka_error_destroy(error);
+    in_flight_.fetch_sub(1, std::memory_order_acq_rel);
+    if (code == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      callback.on_stored(StoreStatus::kFull);
+      return;
+    }
+    log_rate_limited("kafka_produce_failed", rd_kafka_err2str(code));
+    callback.on_stored(StoreStatus::kUnavailable);
+  }
+
+  void close() override {
+    if (closed_.exchange(true)) return;
+    stop_.store(true, std::memory_order_release);
+    if (poller_.joinable()) poller_.join();
+    // Message timeouts bound how long librdkafka keeps a record, so this flush normally empties it.
+    rd_kafka_flush(rk_, static_cast<int>(delivery_timeout_ms_) + 2000);
+    if (rd_kafka_outq_len(rk_) > 0) {
+      log_warn("kafka_close_purging", {{"messages", rd_kafka_outq_len(rk_)}});
+      // Purged messages get a delivery report with an error, so every callback still fires once.
+      rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+      rd_kafka_flush(rk_, 5000);
+      rd_kafka_poll(rk_, 0);
+    }
+    rd_kafka_topic_destroy(rkt_);
+    rd_kafka_destroy(rk_);
+  }
+
+  bool ready() const noexcept override { return !fatal_.load(std::memory_order_relaxed); }
+  std::string_view type() const noexcept override { return "kafka"; }
+
+ private:
+  // The key value at key_pointer_ in `body`: a string's unescaped text, else the value's JSON text.
+  // Missing or unparsable: the tracking id. The view stays valid until the next call on this
+  // thread.
+  std::string_view key_of(std::string_view body, std::string_view fallback) {
+    thread_local simdjson::ondemand::parser parser;
+    thread_local std::string padded;
+    padded.resize(body.size() + simdjson::SIMDJSON_PADDING);
+    std::copy(body.begin(), body.end(), padded.begin());
+    simdjson::ondemand::document doc;
+    if (parser.iterate(padded.data(), body.size(), padded.size()).get(doc) != simdjson::SUCCESS)
+      return fallback;
+    simdjson::ondemand::value value;
+    if (doc.at_pointer(key_pointer_).get(value) != simdjson::SUCCESS) return fallback;
+    simdjson::ondemand::json_type type;
+    if (value.type().get(type) != simdjson::SUCCESS) return fallback;
+    std::string_view text;
+    simdjson::error_code error = simdjson::SUCCESS;
+    switch (type) {
+      case simdjson::ondemand::json_type::string:
+        error = value.get_string().get(text);
+        break;
+      case simdjson::ondemand::json_type::object:
+        error = value.get_object().raw_json().get(text);
+        break;
+      case simdjson::ondemand::json_type::array:
+        error = value.get_array().raw_json().get(text);
+        break;
+      default:
+        text = trim_right(value.raw_json_token());
+        break;
+    }
+    return error == simdjson::SUCCESS ? text : fallback;
+  }
+
+  static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) {
+    auto* self = static_cast<KafkaQueue*>(opaque);
+    auto* callback = static_cast<StoreCallback*>(message->_private);
+    self->in_flight_.fetch_sub(1, std::memory_order_acq_rel);
+    if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      callback->on_stored(StoreStatus::kStored);
+      return;
+    }
+    self->log_rate_limited("kafka_delivery_failed", rd_kafka_err2str(message->err));
+    callback->on_stored(StoreStatus::kUnavailable);
+  }
+
+  static void on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
+    auto* self = static_cast<KafkaQueue*>(opaque);
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+      char fatal[512];
+      rd_kafka_fatal_error(rk, fatal, sizeof fatal);
+      self->fatal_.store(true, std::memory_order_relaxed);
+      log_error("kafka_fatal_error", {{"reason", std::string_view(fatal)}});
+      return;
+    }
+    self->log_rate_limited("kafka_error", reason);
+  }
+
+  static void on_log(const rd_kafka_t*, int level, const char* facility, const char* text) {
+    if (level <= 3) {
+      log_error("kafka_log", {{"facility", facility}, {"message", text}});
+    } else if (level <= 4) {
+      log_warn("kafka_log", {{"facility", facility}, {"message", text}});
+    } else {
+      log_debug("kafka_log", {{"facility", facility}, {"message", text}});
+    }
+  }
+
+  // At most one warning per second: a broker outage fails thousands of messages at once.
+  void log_rate_limited(std::string_view event, const char* reason) {
+    const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                                 std::chrono::steady_clock::now().time_since_epoch())
+                                 .count();
+    std::int64_t last = last_warn_s_.load(std::memory_order_relaxed);
+    if (now == last || !last_warn_s_.compare_exchange_strong(last, now)) return;
+    log_warn(event, {{"reason", reason}});
+  }
+
+  const std::uint32_t max_in_flight_;
+  const std::uint32_t delivery_timeout_ms_;
+  const std::string key_pointer_;
+  rd_kafka_t* rk_ = nullptr;
+  rd_kafka_topic_t* rkt_ = nullptr;
+  std::thread poller_;
+  std::atomic<std::uint32_t> in_flight_{0};
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> closed_{false};
+  std::atomic<bool> fatal_{false};
+  std::atomic<std::int64_t> last_warn_s_{0};
+};
+
+}  // namespace
+
+std::unique_ptr<Queue> open_kafka_queue(const KafkaQueueOptions& options) {
+  return std::make_unique<KafkaQueue>(options);
+}
+
+}  // namespace inlet::runtime
