@@ -1,0 +1,471 @@
+"""bench/run's logic: the scenario matrix, the load runs, and the exit status.
+
+For each workload (payload, encoding, authenticator, ack, threads, edge) the servers that can run
+it are measured back to back under the same load: nginx (the HTTP ceiling), inlet, and the FastAPI
+peer (the platform's own stack). Each server runs pinned to core 0; wrk and bench/loadgen.cc run
+pinned to core 1.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import payloads
+import report
+import servers
+
+BENCH_DIR = Path(__file__).resolve().parent
+SOURCE_DIR = BENCH_DIR.parent
+SERVER_ORDER = ("nginx", "inlet", "fastapi")
+
+AUTH_SOURCES = {
+    "py-sync": (
+        "def authenticator(*, context, request, **kwargs):\n"
+        "    if request.headers.get(\"user-agent\", \"\").startswith(\"GitHub-Hookshot/\"):\n"
+        "        return None\n"
+        "    from fastapi import HTTPException\n"
+        "    raise HTTPException(status_code=403, detail=\"not from GitHub\")\n"),
+    "py-async": (
+        "async def authenticator(*, context, request, **kwargs):\n"
+        "    if request.headers.get(\"user-agent\", \"\").startswith(\"GitHub-Hookshot/\"):\n"
+        "        return None\n"
+        "    from fastapi import HTTPException\n"
+        "    raise HTTPException(status_code=403, detail=\"not from GitHub\")\n"),
+}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    server: str
+    payload: str
+    encoding: str = "identity"
+    auth: str = "none"
+    ack: str = "write"
+    threads: int = 1
+    edge: str = "log"
+    optional: bool = False  # skipped with a note, not failed, when `inlet check` rejects its config
+
+    @property
+    def max_body_bytes(self):
+        return 2 * 1048576 if self.payload == "large" else 1048576
+
+    @property
+    def workload(self):
+        """What the servers are compared on: nginx matches on payload+encoding, FastAPI on the rest."""
+        return f"{self.payload} {self.encoding}" + "".join(
+            f" {name}={value}" for name, value, default in (
+                ("auth", self.auth, "none"), ("ack", self.ack, "write"),
+                ("threads", self.threads, 1), ("edge", self.edge, "log")) if value != default)
+
+    @property
+    def label(self):
+        return f"{self.server} {self.workload}"
+
+
+@dataclass
+class Settings:
+    quick: bool
+    duration: float
+    latency_duration: float
+    conns: list
+    idle_connections: int = 1000
+    server_cpus: str = None
+    load_cpus: str = None
+    servers: tuple = SERVER_ORDER
+
+
+def build_matrix(quick, servers_wanted, have_brotli):
+    workloads = []  # (payload, encoding, auth, ack, threads, edge, servers, optional)
+    all3, no_nginx = ("nginx", "inlet", "fastapi"), ("inlet", "fastapi")
+    if quick:
+        workloads += [("tiny", "identity", "none", "write", 1, "log", all3, False),
+                      ("real", "identity", "none", "write", 1, "log", all3, False),
+                      ("real", "gzip", "none", "write", 1, "log", all3, False),
+                      ("real", "identity", "py-sync", "write", 1, "log", no_nginx, False)]
+    else:
+        for payload in ("tiny", "real", "large"):
+            workloads.append((payload, "identity", "none", "write", 1, "log", all3, False))
+        for encoding in ("gzip", "br") if have_brotli else ("gzip",):
+            workloads.append(("real", encoding, "none", "write", 1, "log", all3, False))
+        for auth in ("py-sync", "py-async"):
+            workloads.append(("real", "identity", auth, "write", 1, "log", no_nginx, False))
+        workloads.append(("real", "identity", "github", "write", 1, "log", no_nginx, True))
+        workloads.append(("real", "identity", "none", "fsync", 1, "log", no_nginx, False))
+        workloads.append(("real", "identity", "none", "write", 2, "log", ("inlet",), False))
+        workloads.append(("real", "identity", "none", "write", 1, "redis", ("inlet",), True))
+        workloads.append(("real", "identity", "none", "write", 1, "kafka", ("inlet",), True))
+    matrix = []
+    for payload, encoding, auth, ack, threads, edge, names, optional in workloads:
+        for name in SERVER_ORDER:
+            if name in names and name in servers_wanted:
+                matrix.append(Scenario(name, payload, encoding, auth, ack, threads, edge,
+                                       optional and name == "inlet"))
+    return matrix
+
+
+class Progress:
+    def __init__(self, total):
+        self.total = total
+        self.done = 0
+
+    def line(self, text):
+        self.done += 1
+        print(f"[{self.done}/{self.total}] {text}", flush=True)
+
+
+def run_wrk(port, manifest, conns, duration, load_cpus):
+    argv = ["wrk", "-t1", f"-c{conns}", f"-d{duration:g}s", "--timeout", "10s",
+            "-s", str(BENCH_DIR / "lua" / "post.lua"), f"http://127.0.0.1:{port}/", "--", manifest]
+    if load_cpus:
+        argv = ["taskset", "-c", load_cpus] + argv
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60)
+    for line in result.stdout.splitlines():
+        if line.startswith("WRK_JSON "):
+            return json.loads(line[len("WRK_JSON "):])
+    raise RuntimeError(f"wrk gave no summary (exit {result.returncode}): "
+                       f"{(result.stderr or result.stdout).strip()[:300]}")
+
+
+def run_loadgen(loadgen, port, manifest, rate, duration, load_cpus, connections=32):
+    argv = [str(loadgen), "--port", str(port), "--requests", manifest, "--rate", f"{rate:.0f}",
+            "--duration", f"{duration:g}", "--connections", str(connections), "--warmup", "0.5"]
+    if load_cpus:
+        argv = ["taskset", "-c", load_cpus] + argv
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60)
+    if result.returncode != 0:
+        raise RuntimeError(f"loadgen failed: {result.stderr.strip()[:300]}")
+    return json.loads(result.stdout)
+
+
+def measure_idle(loadgen, server, manifest, count, load_cpus):
+    """Resident memory of the server tree before and while `count` keep-alive clients sit idle."""
+    before = servers.memory_kib(server.pid, "VmRSS")
+    argv = [str(loadgen), "--port", str(server.port), "--requests", manifest, "--idle", str(count)]
+    if load_cpus:
+        argv = ["taskset", "-c", load_cpus] + argv
+    holder = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, start_new_session=True)
+    servers.PROCESSES.append(holder)
+    try:
+        line = holder.stdout.readline().strip()
+        if not line.startswith("ready"):
+            raise RuntimeError(f"idle clients failed: {holder.stderr.read().strip()[:300]}")
+        time.sleep(0.5)
+        during = servers.memory_kib(server.pid, "VmRSS")
+    finally:
+        holder.stdin.close()
+        servers.stop(holder, timeout=10)
+    return {"connections": count, "rss_before_kib": before, "rss_idle_kib": during,
+            "kib_per_connection": round((during - before) / count, 2), "answers": line.split()[2:]}
+
+
+def make_server(scenario, workdir, settings, inlet_binary, redis_port):
+    cpus = settings.server_cpus
+    if scenario.threads > 1 and settings.server_cpus:
+        cpus = f"{settings.server_cpus},{settings.load_cpus}"
+    auth_source = AUTH_SOURCES.get(scenario.auth)
+    if scenario.server == "nginx":
+        return servers.NginxServer(workdir, scenario, cpus)
+    if scenario.server == "fastapi":
+        return servers.FastApiServer(workdir, scenario, cpus, BENCH_DIR / "peers" / "fastapi_node.py",
+                                     auth_source)
+    return servers.InletServer(workdir, scenario, cpus, inlet_binary, auth_source, redis_port)
+
+
+def stored_something(server):
+    if isinstance(server, servers.FastApiServer):
+        path = server.workdir / "queue.log"
+        return path.exists() and path.stat().st_size > 0
+    if isinstance(server, servers.InletServer) and server.scenario.edge == "log":
+        queue = server.workdir / "queue"
+        return queue.exists() and any(p.is_file() and p.stat().st_size > 0 for p in queue.rglob("*"))
+    return True
+
+
+def run_scenario(scenario, index, settings, context, progress):
+    """Measures one scenario; returns its result dict. Never raises for a server's fault."""
+    result = {"scenario": asdict(scenario), "label": scenario.label, "workload": scenario.workload,
+              "status": "ok", "note": "", "throughput": {}, "latency": None}
+    steps = len(settings.conns) + 1 + (1 if context["idle_for"].get(scenario.server) == scenario else 0)
+    if scenario.server == "inlet" and context["inlet_missing"]:
+        result.update(status="not available", note=context["inlet_missing"])
+        progress.done += steps
+        print(f"[{progress.done}/{progress.total}] {scenario.label} ... not available: "
+              f"{context['inlet_missing']}", flush=True)
+        return result
+    if scenario.encoding == "br" and not payloads.have_brotli():
+        result.update(status="skipped", note="python3-brotli missing")
+        progress.done += steps
+        return result
+    workdir = Path(context["tmp"]) / f"{index:02d}-{scenario.server}"
+    manifest = context["requests"].manifest(scenario.payload, scenario.encoding, scenario.auth == "github")
+    redis = None
+    server = None
+    try:
+        if scenario.edge == "redis":
+            if shutil.which("redis-server") is None:
+                raise SkipScenario("redis-server is not installed")
+            redis = servers.RedisServer(workdir / "redis", scenario, settings.load_cpus)
+            redis.start()
+        server = make_server(scenario, workdir, settings, context["inlet_binary"],
+                             redis.port if redis else None)
+        if isinstance(server, servers.InletServer):
+            reason = server.check()
+            if reason is not None:
+                if scenario.optional:
+                    raise SkipScenario(f"`inlet check` rejects this config: {reason}")
+                raise ScenarioFailed(f"`inlet check` rejects the config: {reason}")
+        try:
+            server.start()
+        except servers.StartError as error:
+            raise ScenarioFailed(f"server failed to start: {error}")
+        status, body = servers.send_raw(server.port, Path(open(manifest).readline().strip()).read_bytes())
+        if status != 200:
+            raise ScenarioFailed(f"first request answered {status}: {body[:200]!r}")
+
+        best = 0.0
+        for conns in settings.conns:
+            cpu_before = servers.cpu_seconds(server.pid)
+            wrk = run_wrk(server.port, manifest, conns, settings.duration, settings.load_cpus)
+            cpu_used = servers.cpu_seconds(server.pid) - cpu_before
+            if server.process.poll() is not None:
+                raise ScenarioFailed(f"server exited during the run (code {server.process.returncode})\n"
+                                     f"{servers.log_tail(server.log)}")
+            rps = wrk["requests"] / (wrk["duration_us"] / 1e6)
+            entry = {"rps": round(rps, 1), "requests": wrk["requests"],
+                     "cpu_ms_per_1k": round(cpu_used * 1e6 / max(wrk["requests"], 1), 3),
+                     "errors": wrk["errors"], "wrk_latency_us": wrk["latency_us"]}
+            result["throughput"][str(conns)] = entry
+            best = max(best, rps)
+            socket_errors = sum(v for k, v in wrk["errors"].items() if k != "status")
+            flag = ""
+            if wrk["errors"]["status"]:
+                flag += f"  ({wrk['errors']['status']} non-2xx answers)"
+            if socket_errors:
+                flag += f"  ({socket_errors} socket errors)"
+            progress.line(f"{scenario.label} conns={conns} ... {rps:,.0f} req/s, "
+                          f"{entry['cpu_ms_per_1k']:.1f} CPU ms/1k req{flag}")
+            if wrk["errors"]["status"]:
+                raise ScenarioFailed(f"{wrk['errors']['status']} of {wrk['requests']} answers were not 2xx")
+
+        rate = max(best * 0.5, 1.0)
+        latency = run_loadgen(context["loadgen"], server.port, manifest, rate, settings.latency_duration,
+                              settings.load_cpus)
+        result["latency"] = latency
+        lat = latency["latency_us"]
+        progress.line(f"{scenario.label} latency at {rate:,.0f} req/s ... p50 {lat['p50'] / 1000:.2f} ms, "
+                      f"p99 {lat['p99'] / 1000:.2f} ms, p99.9 {lat['p99.9'] / 1000:.2f} ms")
+        bad = sum(n for code, n in latency["status"].items() if code != "200") + latency["errors"]
+        if bad:
+            result["note"] += f"latency run: {bad} failed or non-200 answers. "
+
+        if context["idle_for"].get(scenario.server) == scenario:
+            idle = measure_idle(context["loadgen"], server, manifest, settings.idle_connections,
+                                settings.load_cpus)
+            result["idle"] = idle
+            progress.line(f"{scenario.label} {idle['connections']} idle keep-alive connections ... "
+                          f"RSS {idle['rss_idle_kib'] / 1024:.1f} MiB "
+                          f"({idle['kib_per_connection']:.1f} KiB per connection)")
+        result["peak_rss_kib"] = servers.memory_kib(server.pid, "VmHWM")
+        if not stored_something(server):
+            result["note"] += "nothing was written to the queue. "
+    except SkipScenario as reason:
+        result.update(status="skipped", note=str(reason))
+        print(f"      {scenario.label} skipped: {reason}", flush=True)
+    except ScenarioFailed as reason:
+        result.update(status="failed", note=str(reason))
+        print(f"      {scenario.label} FAILED: {reason}", flush=True)
+    except (RuntimeError, OSError, subprocess.TimeoutExpired, json.JSONDecodeError) as error:
+        result.update(status="failed", note=f"{type(error).__name__}: {error}")
+        print(f"      {scenario.label} FAILED: {error}", flush=True)
+    finally:
+        if server is not None:
+            code = server.stop()
+            if scenario.server == "inlet" and code not in (0, None) and result["status"] == "ok":
+                result["note"] += f"inlet exited with code {code} on SIGTERM. "
+        if redis is not None:
+            redis.stop()
+    # Keep the step counter right when a scenario ended early.
+    progress.done = max(progress.done, context["steps_before"][index] + steps)
+    return result
+
+
+class SkipScenario(Exception):
+    pass
+
+
+class ScenarioFailed(Exception):
+    pass
+
+
+def machine_info(inlet_binary):
+    model = ""
+    with open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as meminfo:
+        memory_kib = int(meminfo.readline().split()[1])
+
+    def version(argv):
+        try:
+            out = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+            return (out.stdout + out.stderr).strip().splitlines()[0]
+        except (OSError, IndexError, subprocess.TimeoutExpired):
+            return ""
+
+    commit = version(["git", "-C", str(SOURCE_DIR), "rev-parse", "--short", "HEAD"])
+    return {"nproc": os.cpu_count(), "model": model, "kernel": platform.release(),
+            "memory_gib": round(memory_kib / 1048576, 1), "commit": commit,
+            "versions": {"nginx": version(["nginx", "-v"]), "wrk": version(["wrk", "--version"]),
+                         "python": sys.version.split()[0],
+                         "uvicorn": version(["/usr/bin/python3", "-c",
+                                             "import uvicorn; print(uvicorn.__version__)"]),
+                         "inlet": version([str(inlet_binary), "--version"]) if inlet_binary else ""}}
+
+
+def compile_loadgen(build_dir):
+    source = BENCH_DIR / "loadgen.cc"
+    target = Path(build_dir) / "bench-tools" / "loadgen"
+    if target.exists() and target.stat().st_mtime >= source.stat().st_mtime:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(["g++", "-O2", "-std=c++20", "-pthread", "-o", str(target), str(source)],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"bench/run: compiling bench/loadgen.cc failed:\n{result.stderr}")
+    return target
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        prog="bench/run", description="Measure inlet against nginx (the HTTP ceiling) and FastAPI.")
+    parser.add_argument("--quick", action="store_true", help="reduced matrix, under 2 minutes (CI smoke)")
+    parser.add_argument("--out", help="results directory (default bench/results/<YYYY-MM-DD-HHMM>)")
+    parser.add_argument("--inlet", help="inlet binary to use (skips the build)")
+    parser.add_argument("--build-dir", default=str(SOURCE_DIR / "build"),
+                        help="CMake build dir (default build/); built Release if needed")
+    parser.add_argument("--no-build", action="store_true", help="do not run cmake")
+    parser.add_argument("--allow-missing-inlet", action="store_true",
+                        help="exit 0 when the inlet binary is missing or not functional yet")
+    parser.add_argument("--servers", default=",".join(SERVER_ORDER),
+                        help="comma-separated subset of nginx,inlet,fastapi")
+    parser.add_argument("--duration", type=float, help="seconds per throughput run (default 8, quick 3)")
+    parser.add_argument("--keep-tmp", action="store_true", help="keep configs, logs and queues")
+    return parser.parse_args(argv)
+
+
+def main(argv):
+    args = parse_args(argv)
+    wanted = tuple(name for name in args.servers.split(",") if name)
+    unknown = set(wanted) - set(SERVER_ORDER)
+    if unknown:
+        print(f"bench/run: unknown servers {sorted(unknown)}", file=sys.stderr)
+        return 2
+    for tool in ("wrk", "nginx", "g++"):
+        if shutil.which(tool) is None:
+            print(f"bench/run: `{tool}` is not installed (see deploy/packages-test.txt)", file=sys.stderr)
+            return 2
+    duration = args.duration or (3.0 if args.quick else 8.0)
+    two_cores = (os.cpu_count() or 1) >= 2
+    settings = Settings(quick=args.quick, duration=duration,
+                        latency_duration=2.0 if args.quick else duration,
+                        conns=[32] if args.quick else [1, 32, 256],
+                        server_cpus="0" if two_cores else None, load_cpus="1" if two_cores else None,
+                        servers=wanted)
+    stamp = datetime.datetime.now().strftime("%Y-%m-%d-%H%M")
+    results_root = BENCH_DIR / "results"
+    out = Path(args.out) if args.out else results_root / stamp
+    out.mkdir(parents=True, exist_ok=True)
+    if not args.out and not (results_root / ".gitignore").exists():
+        (results_root / ".gitignore").write_text("*\n")
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt()
+
+    signal.signal(signal.SIGTERM, on_term)
+    tmp = tempfile.mkdtemp(prefix="inlet-bench-")
+    started = time.monotonic()
+    results = []
+    interrupted = False
+    inlet_binary, inlet_missing = None, None
+    context = None
+    try:
+        if "inlet" in wanted:
+            if args.inlet:
+                inlet_binary = Path(args.inlet).resolve()
+            else:
+                inlet_binary = Path(args.build_dir).resolve() / "runtime" / "inlet"
+                if not args.no_build:
+                    print(f"building inlet (Release) in {args.build_dir} ...", flush=True)
+                    reason = servers.build_inlet(SOURCE_DIR, args.build_dir, out / "build.log")
+                    if reason:
+                        inlet_missing = reason
+            inlet_missing = inlet_missing or servers.inlet_status(inlet_binary)
+            if inlet_missing:
+                print(f"inlet not available: {inlet_missing}", flush=True)
+        loadgen = compile_loadgen(args.build_dir)
+        matrix = build_matrix(args.quick, wanted, payloads.have_brotli())
+        idle_for = {}
+        for scenario in matrix:
+            idle_for.setdefault(scenario.server, scenario)
+        steps_before, total = [], 0
+        for scenario in matrix:
+            steps_before.append(total)
+            total += len(settings.conns) + 1 + (1 if idle_for[scenario.server] == scenario else 0)
+        context = {"tmp": tmp, "requests": payloads.RequestSets(Path(tmp) / "requests", SOURCE_DIR),
+                   "inlet_binary": inlet_binary, "inlet_missing": inlet_missing, "loadgen": loadgen,
+                   "idle_for": idle_for, "steps_before": steps_before}
+        print(f"{len(matrix)} scenarios, {total} measurements, {duration:g} s each; "
+              f"servers on cpu {settings.server_cpus}, load on cpu {settings.load_cpus}", flush=True)
+        progress = Progress(total)
+        for index, scenario in enumerate(matrix):
+            results.append(run_scenario(scenario, index, settings, context, progress))
+    except KeyboardInterrupt:
+        interrupted = True
+        print("\ninterrupted: stopping servers", flush=True)
+    finally:
+        servers.stop_all()
+        if args.keep_tmp:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    document = {
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "command": "bench/run " + " ".join(argv),
+        "machine": machine_info(inlet_binary if not inlet_missing else None),
+        "settings": asdict(settings),
+        "elapsed_s": round(time.monotonic() - started, 1),
+        "interrupted": interrupted,
+        "inlet_missing": inlet_missing,
+        "request_sets": {" ".join(map(str, key)): value
+                         for key, value in (context["requests"].stats.items() if context else [])},
+        "results": results,
+    }
+    report.write(out, document)
+    print(report.summary_table(document))
+    print(f"\nreport: {out / 'report.md'}")
+
+    failed = [r for r in results if r["status"] == "failed"]
+    if interrupted:
+        return 130
+    if failed:
+        print(f"bench/run: {len(failed)} scenario(s) failed: " + "; ".join(r["label"] for r in failed),
+              file=sys.stderr)
+        return 1
+    if inlet_missing and not args.allow_missing_inlet:
+        print(f"bench/run: inlet not available ({inlet_missing}); pass --allow-missing-inlet to accept",
+              file=sys.stderr)
+        return 1
+    return 0

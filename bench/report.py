@@ -1,0 +1,312 @@
+"""Writes a bench/run result directory: results.json, report.md and the PNG plots.
+
+Every inlet figure is also given as a ratio to nginx (same payload and encoding) and to the FastAPI
+peer (same payload, encoding, authenticator and ack), both measured in the same run.
+"""
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+COLORS = {"nginx": "#8c8c8c", "inlet": "#1f77b4", "fastapi": "#ff7f0e"}
+NAMES = {"nginx": "nginx", "inlet": "inlet", "fastapi": "FastAPI"}
+SERVERS = ("nginx", "inlet", "fastapi")
+
+
+def headline_conns(document):
+    conns = document["settings"]["conns"]
+    return "32" if 32 in conns else str(conns[-1])
+
+
+def rps(result, conns):
+    entry = result["throughput"].get(conns)
+    return entry["rps"] if entry else None
+
+
+def cpu(result, conns):
+    entry = result["throughput"].get(conns)
+    return entry["cpu_ms_per_1k"] if entry else None
+
+
+def latency(result, percentile):
+    if not result.get("latency"):
+        return None
+    return result["latency"]["latency_us"][percentile] / 1000.0
+
+
+def baseline(results, result, server):
+    """The ok result of `server` measured on the same work as `result`, or None."""
+    mine = result["scenario"]
+    for other in results:
+        theirs = other["scenario"]
+        if other["status"] != "ok" or theirs["server"] != server:
+            continue
+        keys = ("payload", "encoding") if server == "nginx" else ("payload", "encoding", "auth", "ack")
+        if all(theirs[key] == mine[key] for key in keys):
+            return other
+    return None
+
+
+def ratio(mine, theirs):
+    if mine is None or not theirs:
+        return ""
+    return f"{mine / theirs:.2f}×"
+
+
+def number(value, digits=0):
+    if value is None:
+        return "–"
+    return f"{value:,.{digits}f}"
+
+
+def workloads(results):
+    seen = []
+    for result in results:
+        if result["workload"] not in seen:
+            seen.append(result["workload"])
+    return seen
+
+
+def by_workload(results):
+    table = {}
+    for result in results:
+        table.setdefault(result["workload"], {})[result["scenario"]["server"]] = result
+    return table
+
+
+def ok(result):
+    return result is not None and result["status"] == "ok"
+
+
+def throughput_table(document):
+    results = document["results"]
+    conns = [str(c) for c in document["settings"]["conns"]]
+    head = headline_conns(document)
+    lines = ["| workload | server | " + " | ".join(f"req/s, {c} conns" for c in conns) +
+             f" | CPU ms per 1k req ({head} conns) | peak RSS MiB | req/s vs nginx | req/s vs FastAPI "
+             "| CPU vs nginx | CPU vs FastAPI | status |",
+             "|---|---|" + "---:|" * (len(conns) + 6) + "---|"]
+    for result in results:
+        server = result["scenario"]["server"]
+        nginx = baseline(results, result, "nginx") if server == "inlet" else None
+        fastapi = baseline(results, result, "fastapi") if server == "inlet" else None
+        cells = [result["workload"], NAMES[server]]
+        cells += [number(rps(result, c)) for c in conns]
+        cells.append(number(cpu(result, head), 1))
+        peak = result.get("peak_rss_kib")
+        cells.append(number(peak / 1024 if peak else None, 1))
+        cells.append(ratio(rps(result, head), nginx and rps(nginx, head)))
+        cells.append(ratio(rps(result, head), fastapi and rps(fastapi, head)))
+        cells.append(ratio(cpu(result, head), nginx and cpu(nginx, head)))
+        cells.append(ratio(cpu(result, head), fastapi and cpu(fastapi, head)))
+        status = result["status"]
+        if result["note"]:
+            status += ": " + result["note"].strip().splitlines()[0][:160]
+        cells.append(status.replace("|", "\\|"))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def latency_table(document):
+    results = document["results"]
+    lines = ["| workload | server | offered req/s | answered req/s | p50 ms | p99 ms | p99.9 ms | max ms "
+             "| p99 vs nginx | p99 vs FastAPI | errors |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for result in results:
+        if not result.get("latency"):
+            continue
+        run = result["latency"]
+        server = result["scenario"]["server"]
+        nginx = baseline(results, result, "nginx") if server == "inlet" else None
+        fastapi = baseline(results, result, "fastapi") if server == "inlet" else None
+        bad = sum(n for code, n in run["status"].items() if code != "200") + run["errors"] + run["unsent"]
+        cells = [result["workload"], NAMES[server], number(run["target_rate"]), number(run["achieved_rate"]),
+                 number(latency(result, "p50"), 2), number(latency(result, "p99"), 2),
+                 number(latency(result, "p99.9"), 2), number(latency(result, "max"), 2),
+                 ratio(latency(result, "p99"), nginx and latency(nginx, "p99")),
+                 ratio(latency(result, "p99"), fastapi and latency(fastapi, "p99")), str(bad)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def memory_table(document):
+    results = document["results"]
+    idle = {r["scenario"]["server"]: r for r in results if r.get("idle")}
+    lines = ["| server | measured on | RSS before, MiB | RSS with idle conns, MiB | KiB per idle conn "
+             "| vs nginx | vs FastAPI |", "|---|---|---:|---:|---:|---:|---:|"]
+    for server in SERVERS:
+        result = idle.get(server)
+        if not result:
+            continue
+        data = result["idle"]
+        cells = [NAMES[server], f"{result['workload']}, {data['connections']} conns",
+                 number(data["rss_before_kib"] / 1024, 1), number(data["rss_idle_kib"] / 1024, 1),
+                 number(data["kib_per_connection"], 1)]
+        for other in ("nginx", "fastapi"):
+            theirs = idle.get(other)
+            cells.append(ratio(data["rss_idle_kib"], theirs and theirs["idle"]["rss_idle_kib"])
+                         if server == "inlet" else "")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def grouped_bars(axis, table, names, value, log=True):
+    width = 0.8 / len(SERVERS)
+    for slot, server in enumerate(SERVERS):
+        xs, ys = [], []
+        for position, name in enumerate(names):
+            result = table[name].get(server)
+            v = value(result) if ok(result) else None
+            if v:
+                xs.append(position + (slot - 1) * width)
+                ys.append(v)
+        bars = axis.bar(xs, ys, width, label=NAMES[server], color=COLORS[server])
+        for bar, y in zip(bars, ys):
+            text = f"{y / 1000:.1f}k" if y >= 1000 else (f"{y:.0f}" if y >= 10 else f"{y:.2f}")
+            axis.annotate(text, (bar.get_x() + bar.get_width() / 2, y), ha="center", va="bottom",
+                          fontsize=7, xytext=(0, 1), textcoords="offset points")
+    axis.set_xticks(range(len(names)))
+    axis.set_xticklabels(names, rotation=30, ha="right", fontsize=8)
+    if log:
+        axis.set_yscale("log")
+    axis.grid(axis="y", alpha=0.3, which="both")
+
+
+def plots(out, document):
+    results = document["results"]
+    table = by_workload(results)
+    names = workloads(results)
+    head = headline_conns(document)
+    files = {}
+
+    figure, axis = plt.subplots(figsize=(max(7, 1.1 * len(names) + 3), 5))
+    grouped_bars(axis, table, names, lambda r: rps(r, head))
+    axis.set_ylabel("requests per second (log scale)")
+    axis.set_title(f"Throughput, {head} connections, closed loop (wrk), server on one core")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(out / "throughput.png", dpi=110)
+    plt.close(figure)
+    files["throughput"] = "throughput.png"
+
+    figure, axes = plt.subplots(3, 1, figsize=(max(7, 1.1 * len(names) + 3), 11), sharex=True)
+    for axis, percentile in zip(axes, ("p50", "p99", "p99.9")):
+        grouped_bars(axis, table, names, lambda r, p=percentile: latency(r, p))
+        axis.set_ylabel(f"{percentile} ms (log)")
+    axes[0].set_title("Latency at a constant rate of half each server's maximum (open loop)")
+    axes[0].legend()
+    figure.tight_layout()
+    figure.savefig(out / "latency.png", dpi=110)
+    plt.close(figure)
+    files["latency"] = "latency.png"
+
+    figure, axis = plt.subplots(figsize=(max(7, 1.1 * len(names) + 3), 5))
+    grouped_bars(axis, table, names, lambda r: cpu(r, head))
+    axis.set_ylabel("CPU ms per 1,000 requests (log scale)")
+    axis.set_title(f"Server CPU per request ({head} connections; lower is better)")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(out / "cpu.png", dpi=110)
+    plt.close(figure)
+    files["cpu"] = "cpu.png"
+    return files
+
+
+HOW_TO_READ = """\
+**How to read this.** Every server runs on one core (core 0; `threads=2` rows also use core 1) and
+the load generators run on the other, so the numbers are per-core figures on this machine, not a
+cluster's. *nginx* answers a fixed 200 after reading and dropping the body: it is the ceiling for
+HTTP on this box, nothing can be faster. *FastAPI* is the same node written on the platform's
+stack (FastAPI + uvicorn, uvloop, httptools, one worker) doing the same checks, decoding,
+authenticator and file write as inlet. Throughput is closed loop (wrk, each connection sends its
+next request when the answer arrives). Latency is open loop (bench/loadgen.cc): requests are sent at
+a constant rate of half the server's own best throughput and timed from when they were *scheduled*,
+so queueing behind a slow answer counts (no coordinated omission); as each server gets half of its
+own maximum, compare latency ratios with that in mind. "vs nginx" and "vs FastAPI" are inlet's
+figure divided by the baseline's from this same run: for req/s above 1× is better, for CPU,
+latency and memory below 1× is better. Readings vary by about ±20% between runs on this machine;
+compare within a run."""
+
+
+def write(out, document):
+    out = Path(out)
+    files = plots(out, document) if document["results"] else {}
+    (out / "results.json").write_text(json.dumps(document, indent=2) + "\n")
+    machine = document["machine"]
+    lines = [
+        "# inlet benchmark",
+        "",
+        f"- date: {document['date']}",
+        f"- machine: {machine['nproc']} × {machine['model']}, {machine['memory_gib']} GiB, "
+        f"Linux {machine['kernel']}",
+        f"- source: commit {machine['commit'] or 'unknown'}; inlet `{machine['versions']['inlet'] or 'n/a'}`, "
+        f"{machine['versions']['nginx']}, uvicorn {machine['versions']['uvicorn']}, "
+        f"Python {machine['versions']['python']}",
+        f"- command: `{document['command']}` ({document['elapsed_s']:.0f} s"
+        f"{', interrupted' if document['interrupted'] else ''})",
+        f"- runs: {document['settings']['duration']:g} s per throughput run at "
+        f"{', '.join(map(str, document['settings']['conns']))} connections; "
+        f"{document['settings']['latency_duration']:g} s per latency run",
+    ]
+    if document.get("inlet_missing"):
+        lines.append(f"- **inlet not available: {document['inlet_missing']}**")
+    lines += ["", HOW_TO_READ, "", "## Throughput and CPU", "", throughput_table(document), "",
+              f"![throughput]({files.get('throughput', '')})", "", f"![cpu]({files.get('cpu', '')})", "",
+              "## Latency at a constant rate", "", latency_table(document), "",
+              f"![latency]({files.get('latency', '')})", "", "## Memory with idle keep-alive connections", "",
+              memory_table(document), "", "## Request sets", "",
+              "| payload encoding signed | requests | mean decoded bytes | mean bytes on the wire |",
+              "|---|---:|---:|---:|"]
+    for key, stats in document.get("request_sets", {}).items():
+        lines.append(f"| {key} | {stats['requests']} | {stats['mean_body_bytes']:,} | "
+                     f"{stats['mean_wire_bytes']:,} |")
+    notes = [r for r in document["results"] if r["note"]]
+    if notes:
+        lines += ["", "## Notes", ""]
+        lines += [f"- {r['label']} ({r['status']}): {r['note'].strip()}" for r in notes]
+    (out / "report.md").write_text("\n".join(lines) + "\n")
+
+
+def summary_table(document):
+    results = document["results"]
+    head = headline_conns(document)
+    table = by_workload(results)
+    rows = [("workload", f"inlet req/s", "nginx req/s", "FastAPI req/s", "÷nginx", "÷FastAPI",
+             "inlet p99 ms", "FastAPI p99 ms")]
+    for name in workloads(results):
+        entry = table[name]
+        inlet = entry.get("inlet")
+
+        def shown(result, value):
+            if result is None:
+                return ""
+            if result["status"] != "ok":
+                return result["status"]
+            return value(result)
+
+        nginx = baseline(results, inlet, "nginx") if inlet else entry.get("nginx")
+        fastapi = baseline(results, inlet, "fastapi") if inlet else entry.get("fastapi")
+        nginx = nginx or entry.get("nginx")
+        fastapi = fastapi or entry.get("fastapi")
+        inlet_rps = rps(inlet, head) if ok(inlet) else None
+        rows.append((
+            name,
+            shown(inlet, lambda r: number(rps(r, head))),
+            shown(entry.get("nginx"), lambda r: number(rps(r, head))),
+            shown(entry.get("fastapi"), lambda r: number(rps(r, head))),
+            ratio(inlet_rps, rps(nginx, head) if ok(nginx) else None),
+            ratio(inlet_rps, rps(fastapi, head) if ok(fastapi) else None),
+            shown(inlet, lambda r: number(latency(r, "p99"), 2)),
+            shown(entry.get("fastapi"), lambda r: number(latency(r, "p99"), 2)),
+        ))
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    text = [f"\nsummary ({head} connections; ÷ = inlet divided by the baseline)"]
+    for index, row in enumerate(rows):
+        text.append("  ".join(str(cell).ljust(widths[i]) if i == 0 else str(cell).rjust(widths[i])
+                              for i, cell in enumerate(row)))
+        if index == 0:
+            text.append("  ".join("-" * w for w in widths))
+    return "\n".join(text)
