@@ -15,12 +15,16 @@ QueueSpec parse_log_queue(ConfigMap& queue) {
   std::error_code ec;
   options.dir = std::filesystem::absolute(dir, ec);
   if (ec) queue.fail("dir", "cannot resolve: " + ec.message());
-  options.ack = queue.choice("ack", "fsync", {"fsync", "write"}) == "write" ? AckMode::kWrite : AckMode::kFsync;
+  options.ack = queue.choice("ack", "fsync", {"fsync", "write"}) == "write" ? AckMode::kWrite
+                                                                            : AckMode::kFsync;
   constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
   options.segment_bytes = static_cast<std::uint64_t>(
-      queue.integer("segment_bytes", static_cast<std::int64_t>(options.segment_bytes), 4096, std::int64_t{1} << 40));
-  options.retention_bytes = static_cast<std::uint64_t>(queue.integer("retention_bytes", 0, 0, kMax));
-  options.retention_age = std::chrono::milliseconds(queue.integer("retention_ms", 0, 0, kMax / 1000000));
+      queue.integer("segment_bytes", static_cast<std::int64_t>(options.segment_bytes), 4096,
+                    std::int64_t{1} << 40));
+  options.retention_bytes =
+      static_cast<std::uint64_t>(queue.integer("retention_bytes", 0, 0, kMax));
+  options.retention_age =
+      std::chrono::milliseconds(queue.integer("retention_ms", 0, 0, kMax / 1000000));
   // Each in-flight slot holds a preallocated record header (~0.5 KiB), hence the ceiling.
   options.max_in_flight =
       static_cast<std::uint32_t>(queue.integer("max_in_flight", options.max_in_flight, 1, 1000000));

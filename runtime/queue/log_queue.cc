@@ -51,7 +51,8 @@ void fsync_dir(const std::filesystem::path& dir) {
   ::close(fd);
 }
 
-void append_json_string(std::string& out, std::string_view key, std::string_view value, char before = ',') {
+void append_json_string(std::string& out, std::string_view key, std::string_view value,
+                        char before = ',') {
   out += before;
   out += '"';
   out += key;
@@ -63,7 +64,7 @@ void append_json_string(std::string& out, std::string_view key, std::string_view
 // One store() in flight. Pooled: producers pop a free node, the writer pushes it back after the
 // callback, so the request path allocates nothing.
 struct Node {
-  Node* next = nullptr;                   // pending list (producers → writer)
+  Node* next = nullptr;                     // pending list (producers → writer)
   std::atomic<std::uint32_t> free_next{0};  // free list: index + 1 of the next free node, 0 = none
   StoreCallback* callback = nullptr;
   std::string_view body;
@@ -110,7 +111,9 @@ class LogQueue final : public Queue {
   bool repair_tail() noexcept;
   void fail_range(std::size_t begin, std::size_t end, const char* what, int error) noexcept;
   void enforce_retention() noexcept;
-  std::filesystem::path path_of(std::uint64_t base) const { return options_.dir / segment_name(base); }
+  std::filesystem::path path_of(std::uint64_t base) const {
+    return options_.dir / segment_name(base);
+  }
 
   LogQueueOptions options_;
   int lock_fd_ = -1;
@@ -128,9 +131,9 @@ class LogQueue final : public Queue {
   // Writer side (only the writer thread touches these once it runs).
   std::deque<Segment> segments_;  // the last one is active
   std::uint64_t total_bytes_ = 0;
-  int fd_ = -1;                // active segment
+  int fd_ = -1;  // active segment
   std::uint64_t next_offset_ = 0;
-  bool tail_dirty_ = false;    // a failed write left bytes past segments_.back().bytes
+  bool tail_dirty_ = false;  // a failed write left bytes past segments_.back().bytes
   std::vector<Node*> batch_;
   std::vector<iovec> iov_;
   std::chrono::steady_clock::time_point next_retention_check_;
@@ -172,7 +175,8 @@ LogQueue::LogQueue(const LogQueueOptions& options) : options_(options) {
     ::close(event_fd_);
     throw;
   }
-  nodes_ = static_cast<Node*>(::operator new(sizeof(Node) * options_.max_in_flight, std::align_val_t{alignof(Node)}));
+  nodes_ = static_cast<Node*>(
+      ::operator new (sizeof(Node) * options_.max_in_flight, std::align_val_t{alignof(Node)}));
   batch_.reserve(std::min<std::uint32_t>(options_.max_in_flight, 65536));
   iov_.reserve(kMaxIov);
   next_retention_check_ = std::chrono::steady_clock::now();
@@ -183,7 +187,7 @@ LogQueue::~LogQueue() {
   close();
   const std::uint32_t constructed = constructed_.load();
   for (std::uint32_t i = 0; i < constructed; ++i) nodes_[i].~Node();
-  ::operator delete(nodes_, std::align_val_t{alignof(Node)});
+  ::operator delete (nodes_, std::align_val_t{alignof(Node)});
   if (fd_ >= 0) ::close(fd_);
   if (event_fd_ >= 0) ::close(event_fd_);
   if (lock_fd_ >= 0) ::close(lock_fd_);
@@ -214,8 +218,9 @@ void LogQueue::recover() {
       fail_open(path, e.what());
     }
     if (result != SegmentScanner::Result::kEnd) {
-      const char* what = result == SegmentScanner::Result::kCorrupt ? "a corrupt record (CRC or length mismatch)"
-                                                                    : "an incomplete record";
+      const char* what = result == SegmentScanner::Result::kCorrupt
+                             ? "a corrupt record (CRC or length mismatch)"
+                             : "an incomplete record";
       if (!last) {
         ::close(fd);
         fail_open(path, std::string("sealed segment has ") + what + " at byte " +
@@ -230,14 +235,16 @@ void LogQueue::recover() {
         ::close(fd);
         fail_open(path, "cannot cut the torn tail: " + errno_text(error));
       }
-      log_warn("log_queue_truncated", {{"segment", path.string()},
-                                       {"at", scanner.position()},
-                                       {"bytes", cut},
-                                       {"reason", result == SegmentScanner::Result::kCorrupt ? "crc" : "incomplete"}});
+      log_warn("log_queue_truncated",
+               {{"segment", path.string()},
+                {"at", scanner.position()},
+                {"bytes", cut},
+                {"reason", result == SegmentScanner::Result::kCorrupt ? "crc" : "incomplete"}});
     }
     if (i + 1 < segments.size() && segments[i + 1].first != base + count) {
       ::close(fd);
-      fail_open(path, "holds " + std::to_string(count) + " records but the next segment starts at offset " +
+      fail_open(path, "holds " + std::to_string(count) +
+                          " records but the next segment starts at offset " +
                           std::to_string(segments[i + 1].first) + "; refusing to open");
     }
     segments_.push_back({base, scanner.position()});
@@ -263,12 +270,14 @@ Node* LogQueue::pop_free() noexcept {
     std::uint64_t head = free_head_.load(std::memory_order_acquire);
     while (static_cast<std::uint32_t>(head) != 0) {
       Node* node = &nodes_[static_cast<std::uint32_t>(head) - 1];
-      const std::uint64_t next = ((head >> 32) + 1) << 32 | node->free_next.load(std::memory_order_relaxed);
+      const std::uint64_t next =
+          ((head >> 32) + 1) << 32 | node->free_next.load(std::memory_order_relaxed);
       if (free_head_.compare_exchange_weak(head, next, std::memory_order_acquire)) return node;
     }
     std::uint32_t constructed = constructed_.load(std::memory_order_relaxed);
     while (constructed < options_.max_in_flight) {
-      if (constructed_.compare_exchange_weak(constructed, constructed + 1, std::memory_order_relaxed)) {
+      if (constructed_.compare_exchange_weak(constructed, constructed + 1,
+                                             std::memory_order_relaxed)) {
         return new (&nodes_[constructed]) Node();
       }
     }
@@ -282,8 +291,8 @@ void LogQueue::push_free(Node* node) noexcept {
   std::uint64_t head = free_head_.load(std::memory_order_relaxed);
   do {
     node->free_next.store(static_cast<std::uint32_t>(head), std::memory_order_relaxed);
-  } while (!free_head_.compare_exchange_weak(head, ((head >> 32) + 1) << 32 | index, std::memory_order_release,
-                                             std::memory_order_relaxed));
+  } while (!free_head_.compare_exchange_weak(head, ((head >> 32) + 1) << 32 | index,
+                                             std::memory_order_release, std::memory_order_relaxed));
 }
 
 void LogQueue::wake() noexcept {
@@ -299,7 +308,8 @@ void LogQueue::store(const Message& message, StoreCallback& callback) {
     callback.on_stored(StoreStatus::kFull);
     return;
   }
-  if (closing_.load(std::memory_order_seq_cst) || message.body.size() > log_format::kMaxRecordLength / 2) {
+  if (closing_.load(std::memory_order_seq_cst) ||
+      message.body.size() > log_format::kMaxRecordLength / 2) {
     in_flight_.fetch_sub(1, std::memory_order_relaxed);
     callback.on_stored(StoreStatus::kUnavailable);
     return;
@@ -339,7 +349,8 @@ void LogQueue::store(const Message& message, StoreCallback& callback) {
   Node* head = pending_.load(std::memory_order_relaxed);
   do {
     node->next = head;
-  } while (!pending_.compare_exchange_weak(head, node, std::memory_order_seq_cst, std::memory_order_relaxed));
+  } while (!pending_.compare_exchange_weak(head, node, std::memory_order_seq_cst,
+                                           std::memory_order_relaxed));
   // Only the push onto an empty list can find the writer asleep (it re-checks the list after
   // announcing sleep), so busy periods cost no syscall here.
   if (head == nullptr && sleeping_.load(std::memory_order_seq_cst)) wake();
@@ -374,9 +385,10 @@ void LogQueue::run() noexcept {
     if (closing && in_flight_.load(std::memory_order_seq_cst) == 0) return;
     sleeping_.store(true, std::memory_order_seq_cst);
     if (pending_.load(std::memory_order_seq_cst) == nullptr) {
-      const auto wait = closing ? std::chrono::milliseconds(10)
-                                : std::min<std::chrono::milliseconds>(options_.retention_check_interval,
-                                                                      std::chrono::milliseconds(1000));
+      const auto wait = closing
+                            ? std::chrono::milliseconds(10)
+                            : std::min<std::chrono::milliseconds>(options_.retention_check_interval,
+                                                                  std::chrono::milliseconds(1000));
       pollfd pfd{event_fd_, POLLIN, 0};
       ::poll(&pfd, 1, static_cast<int>(std::max<std::int64_t>(1, wait.count())));
       std::uint64_t value;
@@ -386,7 +398,8 @@ void LogQueue::run() noexcept {
   }
 }
 
-void LogQueue::fail_range(std::size_t begin, std::size_t end, const char* what, int error) noexcept {
+void LogQueue::fail_range(std::size_t begin, std::size_t end, const char* what,
+                          int error) noexcept {
   std::uint64_t newly = 0;
   for (std::size_t i = begin; i < end; ++i) {
     newly += batch_[i]->status == StoreStatus::kStored;
@@ -400,7 +413,8 @@ void LogQueue::fail_range(std::size_t begin, std::size_t end, const char* what, 
   }
 }
 
-// Cuts bytes a failed write left after the last good record, so a later record never follows garbage.
+// Cuts bytes a failed write left after the last good record, so a later record never follows
+// garbage.
 bool LogQueue::repair_tail() noexcept {
   if (!tail_dirty_) return true;
   if (::ftruncate(fd_, static_cast<off_t>(segments_.back().bytes)) != 0) return false;
@@ -422,7 +436,8 @@ bool LogQueue::write_range(std::size_t begin, std::size_t end) noexcept {
     for (; j < end && iov_.size() + 2 <= kMaxIov; ++j) {
       Node* node = batch_[j];
       iov_.push_back({node->header.data(), node->header.size()});
-      if (!node->body.empty()) iov_.push_back({const_cast<char*>(node->body.data()), node->body.size()});
+      if (!node->body.empty())
+        iov_.push_back({const_cast<char*>(node->body.data()), node->body.size()});
     }
     iovec* iov = iov_.data();
     int count = static_cast<int>(iov_.size());
@@ -557,7 +572,8 @@ void LogQueue::enforce_retention() noexcept {
     std::error_code ec;
     std::filesystem::remove(path, ec);
     if (ec) {
-      log_error("log_queue_retention_failed", {{"segment", path.string()}, {"error", ec.message()}});
+      log_error("log_queue_retention_failed",
+                {{"segment", path.string()}, {"error", ec.message()}});
       return;
     }
     log_info("log_queue_segment_deleted", {{"segment", path.string()}, {"bytes", oldest.bytes}});

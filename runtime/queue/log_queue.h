@@ -28,9 +28,9 @@ struct LogQueueOptions {
   std::filesystem::path dir = "./data/queue";
   AckMode ack = AckMode::kFsync;
   std::uint64_t segment_bytes = 64ull << 20;
-  std::uint64_t retention_bytes = 0;               // 0 = keep everything
-  std::chrono::milliseconds retention_age{0};      // 0 = keep everything
-  std::uint32_t max_in_flight = 4096;              // messages stored but not yet acknowledged
+  std::uint64_t retention_bytes = 0;           // 0 = keep everything
+  std::chrono::milliseconds retention_age{0};  // 0 = keep everything
+  std::uint32_t max_in_flight = 4096;          // messages stored but not yet acknowledged
   // How often the idle writer checks retention (it also checks on every segment roll).
   std::chrono::milliseconds retention_check_interval{5000};
 };

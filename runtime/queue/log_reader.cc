@@ -39,7 +39,8 @@ struct LogReader::State {
   }
 };
 
-LogReader::LogReader(std::filesystem::path dir, std::uint64_t from) : state_(std::make_unique<State>()) {
+LogReader::LogReader(std::filesystem::path dir, std::uint64_t from)
+    : state_(std::make_unique<State>()) {
   state_->dir = std::move(dir);
   state_->from = from;
 }
@@ -66,7 +67,8 @@ std::optional<LogRecord> LogReader::next() {
       case SegmentScanner::Result::kRecord: {
         const std::uint64_t offset = s.offset++;
         if (offset < s.from) continue;
-        return LogRecord{offset, std::string(s.scanner->attributes()), std::string(s.scanner->body())};
+        return LogRecord{offset, std::string(s.scanner->attributes()),
+                         std::string(s.scanner->body())};
       }
       case SegmentScanner::Result::kCorrupt:
         s.corrupt("corrupt record (CRC or length mismatch)");

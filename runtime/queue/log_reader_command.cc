@@ -46,8 +46,8 @@ class LineFormatter {
       error = "record " + std::to_string(record.offset) + " has malformed attributes";
       return false;
     }
-    for (std::string_view key : {"tracking_id", "received_at", "message_type", "node", "content_type", "user",
-                                 "identity"}) {
+    for (std::string_view key : {"tracking_id", "received_at", "message_type", "node",
+                                 "content_type", "user", "identity"}) {
       append_attribute(line, attributes, key);
     }
     line += ",\"scopes\":[";
@@ -66,10 +66,12 @@ class LineFormatter {
     // Validate first: minify alone would pass non-JSON through and break the output line.
     padded_.assign(record.body);
     padded_.append(simdjson::SIMDJSON_PADDING, '\0');
-    if (body_parser_.parse(padded_.data(), record.body.size(), false).error() == simdjson::SUCCESS) {
+    if (body_parser_.parse(padded_.data(), record.body.size(), false).error() ==
+        simdjson::SUCCESS) {
       minified_.resize(record.body.size() + simdjson::SIMDJSON_PADDING);
       std::size_t size = 0;
-      if (simdjson::minify(record.body.data(), record.body.size(), minified_.data(), size) == simdjson::SUCCESS) {
+      if (simdjson::minify(record.body.data(), record.body.size(), minified_.data(), size) ==
+          simdjson::SUCCESS) {
         line.append(minified_.data(), size);
       } else {
         append_quoted(line, record.body);
@@ -90,8 +92,8 @@ class LineFormatter {
 
 }  // namespace
 
-int run_queue_read(const std::filesystem::path& dir, std::uint64_t from, bool follow, std::FILE* out,
-                   const std::atomic<bool>* stop) {
+int run_queue_read(const std::filesystem::path& dir, std::uint64_t from, bool follow,
+                   std::FILE* out, const std::atomic<bool>* stop) {
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) {
     std::fprintf(stderr, "inlet queue read: %s: no such directory\n", dir.c_str());

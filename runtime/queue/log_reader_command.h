@@ -14,7 +14,7 @@ namespace inlet::runtime {
 // A body that is not valid JSON is printed as a JSON string. With `follow`, polls every 100 ms for
 // new records until `*stop` becomes true (never, when stop is null). Returns 0, or 1 after a
 // message on stderr (missing directory, corrupt record).
-int run_queue_read(const std::filesystem::path& dir, std::uint64_t from, bool follow, std::FILE* out,
-                   const std::atomic<bool>* stop = nullptr);
+int run_queue_read(const std::filesystem::path& dir, std::uint64_t from, bool follow,
+                   std::FILE* out, const std::atomic<bool>* stop = nullptr);
 
 }  // namespace inlet::runtime

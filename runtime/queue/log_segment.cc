@@ -20,16 +20,19 @@ constexpr std::size_t kReadChunk = 1 << 20;
 
 std::string segment_name(std::uint64_t base) {
   char name[32];
-  const int n = std::snprintf(name, sizeof name, "%020llu.log", static_cast<unsigned long long>(base));
+  const int n =
+      std::snprintf(name, sizeof name, "%020llu.log", static_cast<unsigned long long>(base));
   return std::string(name, static_cast<std::size_t>(n));
 }
 
-std::vector<std::pair<std::uint64_t, std::filesystem::path>> list_segments(const std::filesystem::path& dir) {
+std::vector<std::pair<std::uint64_t, std::filesystem::path>> list_segments(
+    const std::filesystem::path& dir) {
   std::vector<std::pair<std::uint64_t, std::filesystem::path>> segments;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     const std::string name = entry.path().filename().string();
     if (name.size() != 24 || name.compare(20, 4, ".log") != 0) continue;
-    if (!std::all_of(name.begin(), name.begin() + 20, [](char c) { return c >= '0' && c <= '9'; })) continue;
+    if (!std::all_of(name.begin(), name.begin() + 20, [](char c) { return c >= '0' && c <= '9'; }))
+      continue;
     segments.emplace_back(std::stoull(name.substr(0, 20)), entry.path());
   }
   std::sort(segments.begin(), segments.end());

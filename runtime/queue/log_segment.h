@@ -19,7 +19,8 @@ inline constexpr std::uint32_t kMaxRecordLength = 1u << 30;
 
 std::string segment_name(std::uint64_t base);  // "00000000000000000042.log"
 // Segments in `dir` sorted by base offset; other files are ignored. Throws if `dir` is unreadable.
-std::vector<std::pair<std::uint64_t, std::filesystem::path>> list_segments(const std::filesystem::path& dir);
+std::vector<std::pair<std::uint64_t, std::filesystem::path>> list_segments(
+    const std::filesystem::path& dir);
 
 inline void put_u32(char* p, std::uint32_t v) {
   p[0] = static_cast<char>(v);
@@ -29,7 +30,8 @@ inline void put_u32(char* p, std::uint32_t v) {
 }
 inline std::uint32_t get_u32(const char* p) {
   const auto* u = reinterpret_cast<const unsigned char*>(p);
-  return std::uint32_t{u[0]} | std::uint32_t{u[1]} << 8 | std::uint32_t{u[2]} << 16 | std::uint32_t{u[3]} << 24;
+  return std::uint32_t{u[0]} | std::uint32_t{u[1]} << 8 | std::uint32_t{u[2]} << 16 |
+         std::uint32_t{u[3]} << 24;
 }
 
 // Reads records sequentially from an open segment file descriptor with pread; the file may grow

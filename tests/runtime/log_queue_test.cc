@@ -1,0 +1,599 @@
+#include "runtime/queue/log_queue.h"
+
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <latch>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "runtime/queue/log_reader_command.h"
+
+namespace inlet::runtime {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+class TempDir {
+ public:
+  TempDir() {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    path_ = fs::temp_directory_path() / ("inlet-logq-" + std::to_string(::getpid()) + "-" +
+                                         info->test_suite_name() + "-" + info->name());
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+// Waits for the callbacks of many stores, recording each status.
+class Waiter final : public StoreCallback {
+ public:
+  void on_stored(StoreStatus status) noexcept override {
+    std::lock_guard lock(mutex_);
+    statuses_.push_back(status);
+    cv_.notify_all();
+  }
+  std::vector<StoreStatus> wait(std::size_t n) {
+    std::unique_lock lock(mutex_);
+    cv_.wait_for(lock, 30s, [&] { return statuses_.size() >= n; });
+    return statuses_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::vector<StoreStatus> statuses_;
+};
+
+// A message with stable storage.
+struct OwnedMessage {
+  std::string body, tracking_id, received_at = "2026-11-22T13:40:02.123456Z", node = "edge-1",
+                                 message_type = "echo.json", content_type = "application/json",
+                                 user, identity;
+  std::vector<std::string> scopes;
+  Message view() const {
+    return Message{body,         tracking_id, message_type, received_at, node,
+                   content_type, user,        identity,     scopes};
+  }
+};
+
+OwnedMessage make_message(std::string body, int n) {
+  OwnedMessage m;
+  m.body = std::move(body);
+  char id[33];
+  std::snprintf(id, sizeof id, "%032x", n);
+  m.tracking_id = id;
+  return m;
+}
+
+LogQueueOptions options_for(const fs::path& dir, AckMode ack = AckMode::kFsync) {
+  LogQueueOptions o;
+  o.dir = dir;
+  o.ack = ack;
+  return o;
+}
+
+std::vector<LogRecord> read_all(const fs::path& dir, std::uint64_t from = 0) {
+  std::vector<LogRecord> out;
+  LogReader reader(dir, from);
+  while (auto r = reader.next()) out.push_back(std::move(*r));
+  return out;
+}
+
+std::vector<fs::path> segment_files(const fs::path& dir) {
+  std::vector<fs::path> out;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().extension() == ".log") out.push_back(entry.path());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void store_all(Queue& queue, const std::vector<OwnedMessage>& messages) {
+  Waiter waiter;
+  for (const auto& m : messages) queue.store(m.view(), waiter);
+  for (StoreStatus s : waiter.wait(messages.size())) ASSERT_EQ(s, StoreStatus::kStored);
+}
+
+std::vector<std::string> corpus_bodies() {
+  std::vector<std::string> bodies;
+  for (const auto& entry : fs::directory_iterator(INLET_CORPUS_DIR)) {
+    if (entry.path().extension() != ".json") continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    bodies.push_back(ss.str());
+  }
+  std::sort(bodies.begin(), bodies.end());
+  return bodies;
+}
+
+std::vector<OwnedMessage> small_messages(int n, int first = 0) {
+  std::vector<OwnedMessage> out;
+  for (int i = first; i < first + n; ++i)
+    out.push_back(make_message("{\"n\":" + std::to_string(i) + "}", i));
+  return out;
+}
+
+TEST(LogQueue, ReadsBackCorpusBodiesByteForByte) {
+  TempDir dir;
+  const auto bodies = corpus_bodies();
+  ASSERT_GT(bodies.size(), 200u);
+  std::vector<OwnedMessage> messages;
+  for (std::size_t i = 0; i < bodies.size(); ++i)
+    messages.push_back(make_message(bodies[i], static_cast<int>(i)));
+  {
+    auto queue = open_log_queue(options_for(dir.path()));
+    EXPECT_EQ(queue->type(), "log");
+    store_all(*queue, messages);
+    queue->close();
+  }
+  const auto records = read_all(dir.path());
+  ASSERT_EQ(records.size(), messages.size());
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    EXPECT_EQ(records[i].offset, i);
+    EXPECT_EQ(records[i].body, messages[i].body) << i;
+  }
+  EXPECT_TRUE(fs::exists(dir.path() / "00000000000000000000.log"));
+}
+
+TEST(LogQueue, WritesAttributesAsCompactEscapedJson) {
+  TempDir dir;
+  OwnedMessage plain = make_message("{}", 1);
+  OwnedMessage authed = make_message("", 2);
+  authed.user = "al\"ice\n";
+  authed.identity = "key-1";
+  authed.scopes = {"read", "wri\\te"};
+  {
+    auto queue = open_log_queue(options_for(dir.path()));
+    store_all(*queue, {plain, authed});
+  }
+  const auto records = read_all(dir.path());
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(
+      records[0].attributes,
+      "{\"tracking_id\":\"00000000000000000000000000000001\",\"received_at\":\"2026-11-22T13:40:02."
+      "123456Z\","
+      "\"message_type\":\"echo.json\",\"node\":\"edge-1\",\"content_type\":\"application/json\"}");
+  EXPECT_EQ(
+      records[1].attributes,
+      "{\"tracking_id\":\"00000000000000000000000000000002\",\"received_at\":\"2026-11-22T13:40:02."
+      "123456Z\","
+      "\"message_type\":\"echo.json\",\"node\":\"edge-1\",\"content_type\":\"application/json\","
+      "\"user\":\"al\\\"ice\\n\",\"identity\":\"key-1\",\"scopes\":[\"read\",\"wri\\\\te\"]}");
+  EXPECT_EQ(records[1].body, "");
+}
+
+TEST(LogQueue, ConcurrentStoresFromEightThreadsAllReadBackWithDistinctOffsets) {
+  TempDir dir;
+  constexpr int kThreads = 8, kPerThread = 1250;
+  std::vector<std::vector<OwnedMessage>> messages(kThreads);
+  for (int t = 0; t < kThreads; ++t) messages[t] = small_messages(kPerThread, t * kPerThread);
+  auto options = options_for(dir.path(), AckMode::kFsync);
+  options.max_in_flight = 100000;
+  options.segment_bytes = 64 << 10;  // some rolls under concurrency too
+  auto queue = open_log_queue(options);
+  std::vector<Waiter> waiters(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (const auto& m : messages[t]) queue->store(m.view(), waiters[t]);
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < kThreads; ++t) {
+    const auto statuses = waiters[t].wait(kPerThread);
+    ASSERT_EQ(statuses.size(), static_cast<std::size_t>(kPerThread));
+    for (StoreStatus s : statuses) ASSERT_EQ(s, StoreStatus::kStored);
+  }
+  const auto stats = log_queue_stats(*queue);
+  ASSERT_TRUE(stats);
+  EXPECT_EQ(stats->records, 10000u);
+  EXPECT_LT(stats->batches, 10000u);  // group commit happened
+  queue->close();
+
+  const auto records = read_all(dir.path());
+  ASSERT_EQ(records.size(), 10000u);
+  std::set<std::string> bodies;
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    EXPECT_EQ(records[i].offset, i);
+    bodies.insert(records[i].body);
+  }
+  EXPECT_EQ(bodies.size(), 10000u);
+  EXPECT_GT(segment_files(dir.path()).size(), 1u);
+}
+
+TEST(LogQueue, ContinuesOffsetsAfterRestart) {
+  TempDir dir;
+  for (int round = 0; round < 3; ++round) {
+    auto queue = open_log_queue(options_for(dir.path(), AckMode::kWrite));
+    store_all(*queue, small_messages(5, round * 5));
+  }
+  const auto records = read_all(dir.path());
+  ASSERT_EQ(records.size(), 15u);
+  for (std::size_t i = 0; i < 15; ++i) {
+    EXPECT_EQ(records[i].offset, i);
+    EXPECT_EQ(records[i].body, "{\"n\":" + std::to_string(i) + "}");
+  }
+  const auto from_twelve = read_all(dir.path(), 12);
+  ASSERT_EQ(from_twelve.size(), 3u);
+  EXPECT_EQ(from_twelve[0].offset, 12u);
+}
+
+TEST(LogQueue, RefusesASecondWriterOnTheSameDirectory) {
+  TempDir dir;
+  auto queue = open_log_queue(options_for(dir.path()));
+  EXPECT_THROW(open_log_queue(options_for(dir.path())), std::runtime_error);
+}
+
+// Writes 10 records, damages the last one with `damage(segment, size)`, reopens.
+void expect_tail_cut(const fs::path& dir,
+                     const std::function<void(const fs::path&, std::uintmax_t)>& damage) {
+  const auto messages = small_messages(10);
+  {
+    auto queue = open_log_queue(options_for(dir));
+    store_all(*queue, messages);
+  }
+  const fs::path segment = dir / "00000000000000000000.log";
+  const auto intact = fs::file_size(segment);
+  damage(segment, intact);
+  {
+    auto queue = open_log_queue(options_for(dir));
+    EXPECT_LT(fs::file_size(segment), intact);
+    ASSERT_EQ(read_all(dir).size(), 9u);
+    store_all(*queue, small_messages(1, 100));
+  }
+  const auto records = read_all(dir);
+  ASSERT_EQ(records.size(), 10u);
+  for (int i = 0; i < 9; ++i) EXPECT_EQ(records[i].body, messages[i].body);
+  EXPECT_EQ(records[9].offset, 9u);
+  EXPECT_EQ(records[9].body, "{\"n\":100}");
+}
+
+TEST(LogQueue, CutsATornTailOnOpenAndKeepsAppending) {
+  TempDir dir;
+  expect_tail_cut(dir.path(), [](const fs::path& segment, std::uintmax_t size) {
+    fs::resize_file(segment, size - 5);
+  });
+}
+
+TEST(LogQueue, CutsACrcMismatchInTheTailOnOpen) {
+  TempDir dir;
+  expect_tail_cut(dir.path(), [](const fs::path& segment, std::uintmax_t size) {
+    std::fstream f(segment, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(size - 2));
+    f.put('X');
+  });
+}
+
+TEST(LogQueue, RefusesToOpenWhenASealedSegmentIsCorruptAndTheReaderThrows) {
+  TempDir dir;
+  auto options = options_for(dir.path(), AckMode::kWrite);
+  options.segment_bytes = 4096;
+  {
+    auto queue = open_log_queue(options);
+    store_all(*queue, small_messages(200));
+  }
+  const auto segments = segment_files(dir.path());
+  ASSERT_GT(segments.size(), 2u);
+  {
+    std::fstream f(segments[0], std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(300);
+    f.put('\x7f');
+  }
+  try {
+    open_log_queue(options);
+    FAIL() << "open succeeded on a corrupt sealed segment";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("00000000000000000000.log"), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("sealed"), std::string::npos) << e.what();
+  }
+  LogReader reader(dir.path(), 0);
+  try {
+    while (reader.next()) {
+    }
+    FAIL() << "the reader did not notice the corrupt record";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("00000000000000000000.log"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(LogQueue, RollsSegmentsNamedByTheirBaseOffset) {
+  TempDir dir;
+  auto options = options_for(dir.path(), AckMode::kWrite);
+  options.segment_bytes = 4096;
+  {
+    auto queue = open_log_queue(options);
+    store_all(*queue, small_messages(300));
+  }
+  const auto segments = segment_files(dir.path());
+  ASSERT_GT(segments.size(), 3u);
+  EXPECT_EQ(segments[0].filename(), "00000000000000000000.log");
+  for (const auto& segment : segments) {
+    EXPECT_LE(fs::file_size(segment), 4096u);
+    // A segment's name is the offset of its first record.
+    const std::uint64_t base = std::stoull(segment.filename().string().substr(0, 20));
+    const auto from_base = read_all(dir.path(), base);
+    ASSERT_FALSE(from_base.empty());
+    EXPECT_EQ(from_base.front().offset, base);
+    EXPECT_EQ(from_base.front().body, "{\"n\":" + std::to_string(base) + "}");
+  }
+  EXPECT_EQ(read_all(dir.path()).size(), 300u);
+}
+
+TEST(LogQueue, RetentionBySizeDeletesTheOldestSealedSegments) {
+  TempDir dir;
+  auto options = options_for(dir.path(), AckMode::kWrite);
+  options.segment_bytes = 4096;
+  options.retention_bytes = 3 * 4096;
+  {
+    auto queue = open_log_queue(options);
+    store_all(*queue, small_messages(1000));
+  }
+  const auto segments = segment_files(dir.path());
+  std::uintmax_t total = 0;
+  for (const auto& s : segments) total += fs::file_size(s);
+  EXPECT_LE(total, 3u * 4096u + 4096u);
+  EXPECT_FALSE(fs::exists(dir.path() / "00000000000000000000.log"));
+  // Reading from 0 starts at the oldest record left and ends at the newest.
+  const auto records = read_all(dir.path());
+  ASSERT_FALSE(records.empty());
+  EXPECT_GT(records.front().offset, 0u);
+  EXPECT_EQ(records.back().offset, 999u);
+  EXPECT_EQ(records.back().body, "{\"n\":999}");
+}
+
+void age(const fs::path& file, std::chrono::hours by) {
+  fs::last_write_time(file, fs::file_time_type::clock::now() - by);
+}
+
+TEST(LogQueue, RetentionByAgeDeletesOldSealedSegmentsOnRollAndPeriodically) {
+  TempDir dir;
+  auto options = options_for(dir.path(), AckMode::kWrite);
+  options.segment_bytes = 4096;
+  options.retention_age = 1h;
+  options.retention_check_interval = 50ms;
+  auto queue = open_log_queue(options);
+  store_all(*queue, small_messages(200));
+  auto segments = segment_files(dir.path());
+  ASSERT_GE(segments.size(), 3u);
+  age(segments[0], 2h);
+  // The periodic check, with no traffic at all.
+  for (int i = 0; i < 200 && fs::exists(segments[0]); ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_FALSE(fs::exists(segments[0]));
+  EXPECT_TRUE(fs::exists(segments[1]));
+  // The active segment is never deleted, however old.
+  age(segments.back(), 2h);
+  std::this_thread::sleep_for(200ms);
+  EXPECT_TRUE(fs::exists(segments.back()));
+  queue->close();
+  EXPECT_EQ(read_all(dir.path()).back().offset, 199u);
+}
+
+// Holds the writer thread inside a callback until released.
+class BlockingCallback final : public StoreCallback {
+ public:
+  void on_stored(StoreStatus status) noexcept override {
+    status_ = status;
+    entered_.count_down();
+    release_.wait();
+  }
+  std::latch entered_{1};
+  std::latch release_{1};
+  StoreStatus status_{};
+};
+
+class RecordingCallback final : public StoreCallback {
+ public:
+  void on_stored(StoreStatus status) noexcept override {
+    status_ = status;
+    calls_.fetch_add(1);
+  }
+  std::atomic<int> calls_{0};
+  std::atomic<StoreStatus> status_{};
+};
+
+TEST(LogQueue, AnswersFullInlineWhenTheInFlightBudgetIsSpent) {
+  TempDir dir;
+  auto options = options_for(dir.path());
+  options.max_in_flight = 2;
+  auto queue = open_log_queue(options);
+  const auto messages = small_messages(3);
+  BlockingCallback first;
+  queue->store(messages[0].view(), first);
+  first.entered_.wait();  // the writer is now stuck in our callback: message 0 still counts
+  RecordingCallback second, third;
+  queue->store(messages[1].view(), second);
+  queue->store(messages[2].view(), third);
+  EXPECT_EQ(third.calls_.load(), 1);  // inline, before store() returned
+  EXPECT_EQ(third.status_.load(), StoreStatus::kFull);
+  EXPECT_EQ(second.calls_.load(), 0);
+  first.release_.count_down();
+  queue->close();
+  EXPECT_EQ(first.status_, StoreStatus::kStored);
+  EXPECT_EQ(second.calls_.load(), 1);
+  EXPECT_EQ(second.status_.load(), StoreStatus::kStored);
+  EXPECT_EQ(read_all(dir.path()).size(), 2u);
+}
+
+TEST(LogQueue, CloseCallsBackEverythingPendingBeforeReturning) {
+  TempDir dir;
+  auto queue = open_log_queue(options_for(dir.path()));
+  const auto messages = small_messages(2000);
+  std::vector<RecordingCallback> callbacks(messages.size());
+  for (std::size_t i = 0; i < messages.size(); ++i) queue->store(messages[i].view(), callbacks[i]);
+  queue->close();
+  for (const auto& cb : callbacks) {
+    ASSERT_EQ(cb.calls_.load(), 1);
+    ASSERT_EQ(cb.status_.load(), StoreStatus::kStored);
+  }
+  EXPECT_FALSE(queue->ready());
+  RecordingCallback late;
+  queue->store(messages[0].view(), late);
+  EXPECT_EQ(late.status_.load(), StoreStatus::kUnavailable);
+  EXPECT_EQ(read_all(dir.path()).size(), 2000u);
+}
+
+TEST(LogQueue, AWriteErrorAnswersUnavailableAndLaterWritesSucceedOnceTheDiskRecovers) {
+  TempDir dir;
+  auto queue = open_log_queue(options_for(dir.path()));
+  store_all(*queue, small_messages(1));
+  const fs::path segment = dir.path() / "00000000000000000000.log";
+  const auto good_size = fs::file_size(segment);
+
+  // RLIMIT_FSIZE makes writes past the limit fail with EFBIG, like a full disk.
+  std::signal(SIGXFSZ, SIG_IGN);
+  rlimit saved{};
+  ::getrlimit(RLIMIT_FSIZE, &saved);
+  rlimit tight = saved;
+  tight.rlim_cur = good_size + 100;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &tight), 0);
+  OwnedMessage big = make_message(std::string(4000, 'x'), 7);
+  Waiter failed;
+  queue->store(big.view(), failed);
+  const auto statuses = failed.wait(1);
+  ::setrlimit(RLIMIT_FSIZE, &saved);
+  ASSERT_EQ(statuses.size(), 1u);
+  EXPECT_EQ(statuses[0], StoreStatus::kUnavailable);
+  EXPECT_FALSE(queue->ready());
+  EXPECT_EQ(fs::file_size(segment), good_size);  // the partial write was cut
+
+  store_all(*queue, small_messages(1, 1));
+  EXPECT_TRUE(queue->ready());
+  queue->close();
+  const auto records = read_all(dir.path());
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[1].offset, 1u);
+  EXPECT_EQ(records[1].body, "{\"n\":1}");
+  EXPECT_EQ(log_queue_stats(*queue)->failed, 1u);
+}
+
+TEST(LogQueue, TheReaderSeesRecordsWhileTheWriterAppendsAndRolls) {
+  TempDir dir;
+  auto options = options_for(dir.path(), AckMode::kWrite);
+  options.segment_bytes = 8192;
+  auto queue = open_log_queue(options);
+  constexpr std::size_t kCount = 3000;
+  const auto messages = small_messages(kCount);
+  std::vector<LogRecord> seen;
+  std::thread follower([&] {
+    LogReader reader(dir.path(), 0);
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (seen.size() < kCount && std::chrono::steady_clock::now() < deadline) {
+      if (auto r = reader.next()) {
+        seen.push_back(std::move(*r));
+      } else {
+        std::this_thread::yield();
+      }
+    }
+  });
+  Waiter waiter;
+  for (std::size_t i = 0; i < kCount; ++i) {
+    queue->store(messages[i].view(), waiter);
+    if (i % 100 == 0) std::this_thread::sleep_for(1ms);  // let the reader catch up to live tails
+  }
+  waiter.wait(kCount);
+  follower.join();
+  ASSERT_EQ(seen.size(), kCount);
+  for (std::size_t i = 0; i < kCount; ++i) {
+    ASSERT_EQ(seen[i].offset, i);
+    ASSERT_EQ(seen[i].body, messages[i].body);
+  }
+  EXPECT_GT(segment_files(dir.path()).size(), 3u);
+}
+
+std::string read_command_output(const fs::path& dir, std::uint64_t from, int* rc) {
+  std::FILE* out = std::tmpfile();
+  *rc = run_queue_read(dir, from, false, out);
+  std::rewind(out);
+  std::string text;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, out)) > 0) text.append(buf, n);
+  std::fclose(out);
+  return text;
+}
+
+TEST(QueueReadCommand, PrintsOneJsonLinePerMessageWithTheBodyMinified) {
+  TempDir dir;
+  OwnedMessage first = make_message("{ \"a\" : [1, 2.50],\n \"s\": \"x y\" }", 1);
+  OwnedMessage second = make_message("not json", 2);
+  second.user = "alice";
+  second.identity = "key-1";
+  second.scopes = {"read", "write"};
+  {
+    auto queue = open_log_queue(options_for(dir.path()));
+    store_all(*queue, {first, second});
+  }
+  int rc = -1;
+  const std::string text = read_command_output(dir.path(), 0, &rc);
+  EXPECT_EQ(rc, 0);
+  EXPECT_EQ(text,
+            "{\"offset\":0,\"tracking_id\":\"00000000000000000000000000000001\","
+            "\"received_at\":\"2026-11-22T13:40:02.123456Z\",\"message_type\":\"echo.json\","
+            "\"node\":\"edge-1\","
+            "\"content_type\":\"application/json\",\"user\":null,\"identity\":null,\"scopes\":[],"
+            "\"body\":{\"a\":[1,2.50],\"s\":\"x y\"}}\n"
+            "{\"offset\":1,\"tracking_id\":\"00000000000000000000000000000002\","
+            "\"received_at\":\"2026-11-22T13:40:02.123456Z\",\"message_type\":\"echo.json\","
+            "\"node\":\"edge-1\","
+            "\"content_type\":\"application/json\",\"user\":\"alice\",\"identity\":\"key-1\","
+            "\"scopes\":[\"read\",\"write\"],\"body\":\"not json\"}\n");
+  const std::string from_one = read_command_output(dir.path(), 1, &rc);
+  EXPECT_EQ(rc, 0);
+  EXPECT_EQ(from_one.rfind("{\"offset\":1,", 0), 0u);
+  EXPECT_EQ(std::count(from_one.begin(), from_one.end(), '\n'), 1);
+}
+
+TEST(QueueReadCommand, FailsOnAMissingDirectory) {
+  int rc = -1;
+  const std::string text = read_command_output("/nonexistent/inlet-queue", 0, &rc);
+  EXPECT_EQ(rc, 1);
+  EXPECT_EQ(text, "");
+}
+
+TEST(QueueReadCommand, FollowPrintsNewRecordsUntilStopped) {
+  TempDir dir;
+  auto queue = open_log_queue(options_for(dir.path(), AckMode::kWrite));
+  store_all(*queue, small_messages(1));
+  std::atomic<bool> stop{false};
+  std::FILE* out = std::tmpfile();
+  int rc = -1;
+  std::thread reader([&] { rc = run_queue_read(dir.path(), 0, true, out, &stop); });
+  std::this_thread::sleep_for(150ms);
+  store_all(*queue, small_messages(2, 1));
+  std::this_thread::sleep_for(300ms);
+  stop = true;
+  reader.join();
+  EXPECT_EQ(rc, 0);
+  std::rewind(out);
+  std::string text;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, out)) > 0) text.append(buf, n);
+  std::fclose(out);
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 3);
+  EXPECT_NE(text.find("\"body\":{\"n\":2}"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace inlet::runtime
