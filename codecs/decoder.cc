@@ -271,6 +271,9 @@ DecodeStatus BodyDecoder::decode(std::string_view input, const EncodingList& enc
     return decoders_[static_cast<std::size_t>(Encoding::kIdentity)]->decode(input, output, limit,
                                                                             padding);
   }
+  // An intermediate layer is compressed data, which these formats never expand by more than a
+  // small fraction over what it encodes; the slack lets a tiny body pass a tiny limit.
+  const std::size_t layer_limit = limit + std::min(limit / 8 + 4096, SIZE_MAX - limit);
   // Undo the last coding first. The buffers alternate so that the final step lands in `output`:
   // a step with an even number of steps still to follow writes to `output`.
   std::string_view source = input;
@@ -278,7 +281,8 @@ DecodeStatus BodyDecoder::decode(std::string_view input, const EncodingList& enc
     std::string& target = (i % 2 == 0) ? output : scratch_;
     target.clear();
     Decoder& decoder = *decoders_[static_cast<std::size_t>(encodings.items[i])];
-    const DecodeStatus status = decoder.decode(source, target, limit, i == 0 ? padding : 0);
+    const DecodeStatus status = i == 0 ? decoder.decode(source, target, limit, padding)
+                                       : decoder.decode(source, target, layer_limit, 0);
     if (status != DecodeStatus::kOk) return status;
     source = target;
   }

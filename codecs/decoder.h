@@ -39,9 +39,10 @@ class BodyDecoder {
  public:
   BodyDecoder();
   ~BodyDecoder();
-  // Replaces `output` with the decoded body. `limit` bounds the body and every intermediate
-  // layer. On kOk, `output` holds the decoded body followed by at least `padding` bytes of
-  // capacity (for simdjson). An empty list copies `input`. `output` must not alias `input`.
+  // Replaces `output` with the decoded body. `limit` bounds the body; an intermediate layer of a
+  // list may exceed it by limit/8 + 4 KiB (compressed data is never much larger than its input). On
+  // kOk, `output` holds the decoded body followed by at least `padding` bytes of capacity (for
+  // simdjson). An empty list copies `input`. `output` must not alias `input`.
   DecodeStatus decode(std::string_view input, const EncodingList& encodings, std::string& output,
                       std::size_t limit, std::size_t padding);
 

@@ -214,8 +214,10 @@ class ErrorScanner {
     if (code >= 0xDC00 && code <= 0xDFFF) return {"invalid escape", i};
     if (code >= 0xD800 && code <= 0xDBFF) {
       const std::size_t low_at = i + 6;
+      if (low_at >= n_) return end_of_input();
+      if (p_[low_at] != '\\') return {"invalid escape", i};
       if (low_at + 1 >= n_) return end_of_input();
-      if (p_[low_at] != '\\' || p_[low_at + 1] != 'u') return {"invalid escape", i};
+      if (p_[low_at + 1] != 'u') return {"invalid escape", i};
       unsigned low;
       if (JsonError err = hex4(low_at, low); err.what != nullptr) return err;
       if (low < 0xDC00 || low > 0xDFFF) return {"invalid escape", i};

@@ -18,7 +18,9 @@ class JsonValidator {
   // is made. Returns true when valid. On false, error() says what and where ("... at line L column
   // C (byte B)").
   bool validate(const char* data, std::size_t size, std::size_t capacity);
-  bool validate(const std::string& body) { return validate(body.data(), body.size(), body.capacity()); }
+  bool validate(const std::string& body) {
+    return validate(body.data(), body.size(), body.capacity());
+  }
 
   std::string_view error() const noexcept { return error_; }
   // The root of the last valid document.

@@ -1,0 +1,268 @@
+#include "codecs/decoder.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "allocation_counter.h"
+#include "codec_test_util.h"
+
+namespace inlet::codecs {
+namespace {
+
+using testing::corpus;
+
+constexpr std::size_t kPadding = 64;
+
+EncodingList list_of(std::initializer_list<Encoding> encodings) {
+  EncodingList list;
+  for (Encoding e : encodings) list.items[list.size++] = e;
+  return list;
+}
+
+struct Codec {
+  const char* name;
+  const char* header;  // as a client would send it
+  std::function<std::string(std::string_view)> encode;
+  bool has_checksum;  // whether flipping a byte in the middle must be detected
+};
+
+std::ostream& operator<<(std::ostream& os, const Codec& codec) { return os << codec.name; }
+
+const Codec kCodecs[] = {
+    {"gzip", "gzip", testing::gzip, true},
+    {"x_gzip", "X-GZIP", testing::gzip, true},
+    {"deflate_zlib", "deflate", testing::zlib_wrap, true},
+    {"deflate_raw", "deflate", testing::raw_deflate, false},
+    {"br", "br", [](std::string_view d) { return testing::brotli(d); }, false},
+    {"gzip_then_br", "gzip, br",
+     [](std::string_view d) { return testing::brotli(testing::gzip(d)); }, false},
+};
+
+class EveryCodec : public ::testing::TestWithParam<Codec> {
+ protected:
+  EncodingList encodings() const { return *parse_content_encoding(GetParam().header); }
+  std::string encode(std::string_view body) const { return GetParam().encode(body); }
+  BodyDecoder decoder_;
+};
+
+TEST_P(EveryCodec, RoundTripsEveryCorpusPayloadWithPadding) {
+  std::string out;
+  for (const auto& payload : corpus()) {
+    const std::string encoded = encode(payload.body);
+    ASSERT_EQ(decoder_.decode(encoded, encodings(), out, payload.body.size(), kPadding),
+              DecodeStatus::kOk)
+        << payload.name;
+    ASSERT_EQ(out, payload.body) << payload.name;
+    EXPECT_GE(out.capacity(), out.size() + kPadding) << payload.name;
+  }
+}
+
+TEST_P(EveryCodec, RoundTripsTheWholeCorpusAsOneBody) {
+  std::string all;
+  for (const auto& payload : corpus()) all += payload.body;
+  std::string out;
+  ASSERT_EQ(decoder_.decode(encode(all), encodings(), out, all.size(), kPadding),
+            DecodeStatus::kOk);
+  EXPECT_TRUE(out == all);
+  EXPECT_GE(out.capacity(), out.size() + kPadding);
+}
+
+TEST_P(EveryCodec, TripsTheLimitOneByteBelowTheDecodedSize) {
+  std::string out;
+  for (const auto& payload : corpus()) {
+    const std::string encoded = encode(payload.body);
+    const std::size_t size = payload.body.size();
+    EXPECT_EQ(decoder_.decode(encoded, encodings(), out, size - 1, kPadding),
+              DecodeStatus::kTooLarge)
+        << payload.name;
+    EXPECT_LE(out.size(), size - 1) << payload.name;
+    ASSERT_EQ(decoder_.decode(encoded, encodings(), out, size, kPadding), DecodeStatus::kOk)
+        << payload.name;
+    EXPECT_EQ(out.size(), size);
+  }
+}
+
+TEST_P(EveryCodec, DecodesAnEmptyBody) {
+  std::string out = "stale";
+  ASSERT_EQ(decoder_.decode(encode(""), encodings(), out, 0, kPadding), DecodeStatus::kOk);
+  EXPECT_EQ(out, "");
+  EXPECT_GE(out.capacity(), kPadding);
+}
+
+TEST_P(EveryCodec, StopsADecompressionBombAtTheLimit) {
+  constexpr std::size_t kBombSize = std::size_t{1} << 30;
+  static const std::string gzip_bomb = testing::deflate_zeros(kBombSize, 16 + 15);
+  const std::string_view name = GetParam().name;
+  std::string bomb;
+  if (name == "deflate_zlib") {
+    bomb = testing::deflate_zeros(kBombSize, 15);
+  } else if (name == "deflate_raw") {
+    bomb = testing::deflate_zeros(kBombSize, -15);
+  } else if (name == "br") {
+    bomb = testing::brotli_zeros(kBombSize);
+  } else if (name == "gzip_then_br") {
+    bomb = testing::brotli(gzip_bomb);
+  } else {
+    bomb = gzip_bomb;
+  }
+  ASSERT_LT(bomb.size(), 2u << 20);
+  constexpr std::size_t kLimit = 1 << 20;
+  std::string out;
+  testing::start_counting_allocations();
+  const DecodeStatus status = decoder_.decode(bomb, encodings(), out, kLimit, kPadding);
+  const testing::AllocationStats allocations = testing::stop_counting_allocations();
+  EXPECT_EQ(status, DecodeStatus::kTooLarge);
+  EXPECT_LE(out.size(), kLimit);
+  EXPECT_LE(out.capacity(), kLimit + kPadding);
+  // An intermediate layer of a list may use limit/8 + 4 KiB more (see BodyDecoder::decode).
+  const std::size_t bound = encodings().size > 1 ? kLimit + kLimit / 8 + 4096 : kLimit + kPadding;
+  EXPECT_LE(allocations.largest, bound + 1);
+}
+
+TEST_P(EveryCodec, RejectsATruncatedStream) {
+  const std::string& body = corpus().front().body;
+  const std::string encoded = encode(body);
+  std::string out;
+  for (std::size_t cut : {std::size_t{0}, std::size_t{1}, encoded.size() / 2, encoded.size() - 1}) {
+    EXPECT_EQ(decoder_.decode(std::string_view(encoded).substr(0, cut), encodings(), out,
+                              body.size(), kPadding),
+              DecodeStatus::kCorrupt)
+        << "cut at " << cut << " of " << encoded.size();
+  }
+}
+
+TEST_P(EveryCodec, RejectsTrailingBytesAfterTheEndOfTheStream) {
+  const std::string& body = corpus().front().body;
+  std::string out;
+  for (std::string_view garbage :
+       {std::string_view("x"), std::string_view("\n"), std::string_view("\0\0\0\0", 4)}) {
+    const std::string encoded = encode(body) + std::string(garbage);
+    EXPECT_EQ(decoder_.decode(encoded, encodings(), out, body.size(), kPadding),
+              DecodeStatus::kCorrupt);
+  }
+}
+
+TEST_P(EveryCodec, RejectsDataThatWasNeverCompressed) {
+  std::string out;
+  EXPECT_EQ(decoder_.decode("not compressed at all", encodings(), out, 1 << 20, kPadding),
+            DecodeStatus::kCorrupt);
+}
+
+TEST_P(EveryCodec, DetectsAFlippedByteWhenTheFormatHasAChecksum) {
+  if (!GetParam().has_checksum) GTEST_SKIP_("no checksum in this format");
+  const std::string& body = corpus().front().body;
+  std::string out;
+  std::string encoded = encode(body);
+  for (std::size_t at : {encoded.size() / 3, encoded.size() / 2, encoded.size() - 2}) {
+    std::string damaged = encoded;
+    damaged[at] = static_cast<char>(damaged[at] ^ 0x55);
+    EXPECT_NE(decoder_.decode(damaged, encodings(), out, 1 << 20, kPadding), DecodeStatus::kOk)
+        << "flipped byte " << at;
+  }
+}
+
+TEST_P(EveryCodec, IsReusableAfterAFailure) {
+  const std::string& body = corpus().back().body;
+  const std::string encoded = encode(body);
+  std::string out;
+  ASSERT_EQ(decoder_.decode(encoded.substr(0, encoded.size() / 2), encodings(), out, body.size(),
+                            kPadding),
+            DecodeStatus::kCorrupt);
+  ASSERT_EQ(decoder_.decode(encoded, encodings(), out, body.size() / 2, kPadding),
+            DecodeStatus::kTooLarge);
+  ASSERT_EQ(decoder_.decode(encoded, encodings(), out, body.size(), kPadding), DecodeStatus::kOk);
+  EXPECT_EQ(out, body);
+}
+
+INSTANTIATE_TEST_SUITE_P(Codecs, EveryCodec, ::testing::ValuesIn(kCodecs),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+// The bombs are built by splicing deflate blocks; check that they are what they claim to be.
+TEST(DeflateZerosHelper, BuildsAValidStreamOfZeros) {
+  constexpr std::size_t kSize = 8 << 20;
+  const std::string zeros(kSize, '\0');
+  std::string out;
+  for (int window_bits : {16 + 15, 15, -15}) {
+    const std::string bomb = testing::deflate_zeros(kSize, window_bits);
+    std::unique_ptr<Decoder> decoder =
+        make_decoder(window_bits > 15 ? Encoding::kGzip : Encoding::kDeflate);
+    out.clear();
+    ASSERT_EQ(decoder->decode(bomb, out, kSize), DecodeStatus::kOk) << window_bits;
+    EXPECT_TRUE(out == zeros) << window_bits;
+  }
+}
+
+TEST(GzipDecoder, DecodesConcatenatedMembersAsOneBody) {
+  const std::string encoded = testing::gzip("{\"a\":") + testing::gzip("1}");
+  std::string out;
+  BodyDecoder decoder;
+  ASSERT_EQ(decoder.decode(encoded, list_of({Encoding::kGzip}), out, 100, kPadding),
+            DecodeStatus::kOk);
+  EXPECT_EQ(out, "{\"a\":1}");
+}
+
+TEST(Decoder, AppendsToTheOutputAndCountsItAgainstTheLimit) {
+  const std::string encoded = testing::gzip("{}");
+  std::unique_ptr<Decoder> decoder = make_decoder(Encoding::kGzip);
+  std::string out = "xx";
+  EXPECT_EQ(decoder->decode(encoded, out, 3), DecodeStatus::kTooLarge);
+  out = "xx";
+  ASSERT_EQ(decoder->decode(encoded, out, 4), DecodeStatus::kOk);
+  EXPECT_EQ(out, "xx{}");
+}
+
+TEST(BodyDecoder, CopiesTheInputForAnEmptyEncodingList) {
+  BodyDecoder decoder;
+  std::string out = "stale";
+  ASSERT_EQ(decoder.decode("{\"a\":1}", EncodingList{}, out, 7, kPadding), DecodeStatus::kOk);
+  EXPECT_EQ(out, "{\"a\":1}");
+  EXPECT_GE(out.capacity(), out.size() + kPadding);
+  EXPECT_EQ(decoder.decode("{\"a\":1}", EncodingList{}, out, 6, kPadding), DecodeStatus::kTooLarge);
+}
+
+TEST(BodyDecoder, UndoesTheLastListedCodingFirst) {
+  const std::string body = corpus().front().body;
+  // Content-Encoding: deflate, gzip, br means deflate was applied first and br last.
+  const std::string encoded = testing::brotli(testing::gzip(testing::zlib_wrap(body)));
+  BodyDecoder decoder;
+  std::string out;
+  ASSERT_EQ(decoder.decode(encoded, *parse_content_encoding("deflate, gzip, br"), out, body.size(),
+                           kPadding),
+            DecodeStatus::kOk);
+  EXPECT_EQ(out, body);
+  EXPECT_EQ(decoder.decode(encoded, *parse_content_encoding("br, gzip, deflate"), out, body.size(),
+                           kPadding),
+            DecodeStatus::kCorrupt);
+}
+
+TEST(BodyDecoder, HandlesTheSameCodingTwiceAndFourCodings) {
+  const std::string body = corpus().back().body;
+  const std::string encoded = testing::gzip(testing::brotli(testing::gzip(testing::gzip(body))));
+  BodyDecoder decoder;
+  std::string out;
+  ASSERT_EQ(decoder.decode(encoded, *parse_content_encoding("gzip, gzip, br, gzip"), out,
+                           body.size(), kPadding),
+            DecodeStatus::kOk);
+  EXPECT_EQ(out, body);
+  EXPECT_GE(out.capacity(), out.size() + kPadding);
+}
+
+TEST(BodyDecoder, ReusesItsBuffersAcrossRequests) {
+  BodyDecoder decoder;
+  std::string out;
+  const std::string& body = corpus().front().body;
+  const std::string encoded = testing::gzip(body);
+  const EncodingList gzip = list_of({Encoding::kGzip});
+  ASSERT_EQ(decoder.decode(encoded, gzip, out, 1 << 20, kPadding), DecodeStatus::kOk);
+  testing::start_counting_allocations();
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_EQ(decoder.decode(encoded, gzip, out, 1 << 20, kPadding), DecodeStatus::kOk);
+  }
+  EXPECT_EQ(testing::stop_counting_allocations().count, 0u);
+}
+
+}  // namespace
+}  // namespace inlet::codecs
