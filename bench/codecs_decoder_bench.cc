@@ -1,0 +1,209 @@
+// BodyDecoder against the raw one-shot library calls on the same data: zlib inflate (what
+// uncompress() does, plus gzip framing) and BrotliDecoderDecompress. Prints inlet/raw ratios.
+// Usage: codecs_decoder_bench [--benchmark_filter=...]
+#include <benchmark/benchmark.h>
+#include <brotli/decode.h>
+#include <brotli/encode.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "codecs/decoder.h"
+
+namespace {
+
+using inlet::codecs::BodyDecoder;
+using inlet::codecs::DecodeStatus;
+using inlet::codecs::Encoding;
+using inlet::codecs::EncodingList;
+
+std::vector<std::string> load_corpus() {
+  std::vector<std::filesystem::path> paths;
+  for (const auto& entry : std::filesystem::directory_iterator(INLET_CORPUS_DIR)) {
+    if (entry.path().extension() == ".json") paths.push_back(entry.path());
+  }
+  std::sort(paths.begin(), paths.end());
+  std::vector<std::string> bodies;
+  for (const auto& path : paths) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream body;
+    body << in.rdbuf();
+    bodies.push_back(body.str());
+  }
+  return bodies;
+}
+
+std::string zlib_encode(const std::string& data, int window_bits) {
+  z_stream stream{};
+  deflateInit2(&stream, 6, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY);
+  std::string out(deflateBound(&stream, data.size()) + 64, '\0');
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  stream.avail_in = static_cast<uInt>(data.size());
+  stream.next_out = reinterpret_cast<Bytef*>(out.data());
+  stream.avail_out = static_cast<uInt>(out.size());
+  deflate(&stream, Z_FINISH);
+  out.resize(stream.total_out);
+  deflateEnd(&stream);
+  return out;
+}
+
+std::string brotli_encode(const std::string& data) {
+  std::string out(BrotliEncoderMaxCompressedSize(data.size()) + 64, '\0');
+  std::size_t size = out.size();
+  BrotliEncoderCompress(5, BROTLI_DEFAULT_WINDOW, BROTLI_MODE_TEXT, data.size(),
+                        reinterpret_cast<const std::uint8_t*>(data.data()), &size,
+                        reinterpret_cast<std::uint8_t*>(out.data()));
+  out.resize(size);
+  return out;
+}
+
+struct Sample {
+  std::string plain;
+  std::string encoded;
+};
+
+struct Codec {
+  const char* name;
+  Encoding encoding;
+  int window_bits;  // 0 for brotli
+};
+
+constexpr Codec kCodecs[] = {
+    {"gzip", Encoding::kGzip, 16 + 15},
+    {"deflate", Encoding::kDeflate, 15},
+    {"br", Encoding::kBrotli, 0},
+};
+
+std::vector<Sample> encode_all(const std::vector<std::string>& bodies, const Codec& codec) {
+  std::vector<Sample> samples;
+  for (const auto& body : bodies) {
+    samples.push_back({body, codec.window_bits != 0 ? zlib_encode(body, codec.window_bits)
+                                                    : brotli_encode(body)});
+  }
+  return samples;
+}
+
+// The physical limit: the library's one-shot call into a buffer already of the right size.
+bool raw_decode(const Codec& codec, const Sample& sample, std::string& out) {
+  if (codec.window_bits == 0) {
+    std::size_t size = out.size();
+    return BrotliDecoderDecompress(sample.encoded.size(),
+                                   reinterpret_cast<const std::uint8_t*>(sample.encoded.data()),
+                                   &size, reinterpret_cast<std::uint8_t*>(out.data())) ==
+               BROTLI_DECODER_RESULT_SUCCESS &&
+           size == sample.plain.size();
+  }
+  z_stream stream{};
+  inflateInit2(&stream, codec.window_bits);
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(sample.encoded.data()));
+  stream.avail_in = static_cast<uInt>(sample.encoded.size());
+  stream.next_out = reinterpret_cast<Bytef*>(out.data());
+  stream.avail_out = static_cast<uInt>(out.size());
+  const int rc = inflate(&stream, Z_FINISH);
+  inflateEnd(&stream);
+  return rc == Z_STREAM_END;
+}
+
+void run(benchmark::State& state, const Codec& codec, const std::vector<Sample>& samples,
+         bool inlet) {
+  EncodingList list;
+  list.items[list.size++] = codec.encoding;
+  BodyDecoder decoder;
+  std::string out;
+  std::size_t largest = 0;
+  std::size_t total = 0;
+  for (const auto& s : samples) {
+    largest = std::max(largest, s.plain.size());
+    total += s.plain.size();
+  }
+  std::string raw_out(largest, '\0');
+  for (auto _ : state) {
+    for (const auto& sample : samples) {
+      bool ok;
+      if (inlet) {
+        ok =
+            decoder.decode(sample.encoded, list, out, sample.plain.size(), 64) == DecodeStatus::kOk;
+        benchmark::DoNotOptimize(out.data());
+      } else {
+        raw_out.resize(sample.plain.size());
+        ok = raw_decode(codec, sample, raw_out);
+        benchmark::DoNotOptimize(raw_out.data());
+      }
+      if (!ok) {
+        state.SkipWithError("decode failed");
+        return;
+      }
+    }
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * total));
+}
+
+// Collects bytes/s per benchmark so the ratios can be printed after the usual table.
+class RatioReporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    ConsoleReporter::ReportRuns(runs);
+    for (const Run& run : runs) {
+      if (run.error_occurred) continue;
+      auto it = run.counters.find("bytes_per_second");
+      if (it == run.counters.end()) continue;
+      // With --benchmark_repetitions the median is used, otherwise the single run.
+      if (run.run_type == Run::RT_Iteration && !speed_.count(run.run_name.str())) {
+        speed_[run.run_name.str()] = it->second;
+      } else if (run.run_type == Run::RT_Aggregate && run.aggregate_name == "median") {
+        speed_[run.run_name.str()] = it->second;
+      }
+    }
+  }
+  void print_ratios() const {
+    std::printf("\ninlet / raw library (decoded MB/s; target >= 0.80)\n");
+    for (const auto& [name, speed] : speed_) {
+      const auto suffix = name.rfind("/inlet");
+      if (suffix == std::string::npos) continue;
+      auto raw = speed_.find(name.substr(0, suffix) + "/raw");
+      if (raw == speed_.end()) continue;
+      std::printf("  %-32s %8.1f vs %8.1f MB/s  ratio %.2f\n", name.substr(0, suffix).c_str(),
+                  speed / 1e6, raw->second / 1e6, speed / raw->second);
+    }
+  }
+
+ private:
+  std::map<std::string, double> speed_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::vector<std::string> bodies = load_corpus();
+  std::string all;
+  for (const auto& body : bodies) all += body;
+  static std::vector<std::vector<Sample>> keep;  // benchmarks refer to these: no reallocation
+  keep.reserve(2 * std::size(kCodecs));
+  for (const Codec& codec : kCodecs) {
+    keep.push_back(encode_all({all}, codec));
+    const auto& corpus = keep.back();
+    keep.push_back(encode_all(bodies, codec));
+    const auto& payloads = keep.back();
+    for (bool inlet : {false, true}) {
+      const std::string who = inlet ? "inlet" : "raw";
+      benchmark::RegisterBenchmark(
+          ("decode/" + std::string(codec.name) + "/corpus/" + who).c_str(),
+          [&codec, &corpus, inlet](benchmark::State& s) { run(s, codec, corpus, inlet); });
+      benchmark::RegisterBenchmark(
+          ("decode/" + std::string(codec.name) + "/per_payload/" + who).c_str(),
+          [&codec, &payloads, inlet](benchmark::State& s) { run(s, codec, payloads, inlet); });
+    }
+  }
+  benchmark::Initialize(&argc, argv);
+  RatioReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  reporter.print_ratios();
+  benchmark::Shutdown();
+}
