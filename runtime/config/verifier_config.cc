@@ -70,6 +70,12 @@ struct Secret {
   int line = -1;
 };
 
+// Marks the keys a section knows as read so finish() reports any other key before secrets are loaded.
+void only_keys(ConfigMap& map, std::initializer_list<std::string_view> keys) {
+  for (std::string_view key : keys) map.raw(key);
+  map.finish();
+}
+
 std::string read_secret_file(ConfigMap& map, std::string_view key, const std::string& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) map.fail(key, "cannot read '" + file + "': " + std::strerror(errno));
@@ -112,7 +118,8 @@ std::optional<Secret> read_secret(ConfigMap& map, std::string_view literal, std:
 // A list whose items are a literal string or {value|env|file}; `each` sees every item's map so
 // callers can read extra keys (a bearer token's `user`). Items are finished here.
 template <typename Each>
-void read_secret_list(ConfigMap& map, std::string_view key, Each&& each) {
+void read_secret_list(ConfigMap& map, std::string_view key, std::initializer_list<std::string_view> extra_keys,
+                      Each&& each) {
   const YAML::Node list = map.raw(key);
   if (list.IsNull()) return;
   if (!list.IsSequence()) map.fail(key, "must be a list");
@@ -130,10 +137,11 @@ void read_secret_list(ConfigMap& map, std::string_view key, Each&& each) {
       throw ConfigError(path, "must be a string or a mapping with one of value, env, file", line_of(item));
     }
     ConfigMap entry(item, path);
+    for (std::string_view extra : extra_keys) entry.raw(extra);
+    only_keys(entry, {"value", "env", "file"});
     std::optional<Secret> secret = read_secret(entry, "value", "env", "file");
     if (!secret) throw ConfigError(path, "needs one of value, env, file", line_of(item));
     each(std::move(*secret), entry);
-    entry.finish();
   }
 }
 
@@ -141,7 +149,7 @@ void read_secret_list(ConfigMap& map, std::string_view key, Each&& each) {
 std::vector<Secret> read_signing_secrets(ConfigMap& map) {
   std::optional<Secret> single = read_secret(map, "secret", "secret_env", "secret_file");
   std::vector<Secret> list;
-  read_secret_list(map, "secrets", [&](Secret secret, ConfigMap&) { list.push_back(std::move(secret)); });
+  read_secret_list(map, "secrets", {}, [&](Secret secret, ConfigMap&) { list.push_back(std::move(secret)); });
   if (single && !list.empty()) map.fail("secrets", "give either secret/secret_env/secret_file or secrets, not both");
   if (single) return {std::move(*single)};
   if (list.empty()) map.fail("secret", "is required (or secret_env, secret_file, secrets)");
@@ -154,12 +162,6 @@ std::vector<std::string> values(std::vector<Secret>& secrets) {
   return out;
 }
 
-// Marks the keys a type knows as read so finish() reports any other key before secrets are loaded.
-void only_keys(ConfigMap& map, std::initializer_list<std::string_view> keys) {
-  for (std::string_view key : keys) map.raw(key);
-  map.finish();
-}
-
 std::shared_ptr<auth::Authenticator> parse_basic(ConfigMap& map) {
   only_keys(map, {"type", "realm", "users"});
   const std::string realm = map.string("realm", "inlet");
@@ -167,6 +169,7 @@ std::shared_ptr<auth::Authenticator> parse_basic(ConfigMap& map) {
   if (items.empty()) map.fail("users", "must list at least one user");
   std::vector<auth::BasicUser> users;
   for (ConfigMap& item : items) {
+    only_keys(item, {"username", "password_sha256", "password_sha256_env", "password_sha256_file"});
     auth::BasicUser user;
     user.username = item.required_string("username");
     if (user.username.find(':') != std::string::npos) item.fail("username", "must not contain ':'");
@@ -178,7 +181,6 @@ std::shared_ptr<auth::Authenticator> parse_basic(ConfigMap& map) {
     if (auth::decode_hex(hash->value, user.password_sha256.data(), user.password_sha256.size()) != 32) {
       throw ConfigError(hash->path, "must be 64 hex digits, the SHA-256 of the password", hash->line);
     }
-    item.finish();
     users.push_back(std::move(user));
   }
   return std::make_shared<auth::BasicVerifier>(std::move(users), realm);
@@ -188,7 +190,7 @@ std::shared_ptr<auth::Authenticator> parse_bearer(ConfigMap& map) {
   only_keys(map, {"type", "realm", "tokens"});
   const std::string realm = map.string("realm", "inlet");
   std::vector<auth::BearerToken> tokens;
-  read_secret_list(map, "tokens", [&](Secret secret, ConfigMap& entry) {
+  read_secret_list(map, "tokens", {"user"}, [&](Secret secret, ConfigMap& entry) {
     tokens.push_back(auth::BearerToken{std::move(secret.value), entry.string("user", "")});
   });
   if (tokens.empty()) map.fail("tokens", "is required: a list of tokens");
