@@ -19,6 +19,10 @@ struct PythonAuthOptions {
   std::string file;
   std::string library;
   std::string function = "authenticator";
+  // Where inline source came from, for errors and tracebacks: "FILE:LINE" counts lines from
+  // `inline_line` (the line before the source's first line), so a config file can report its own.
+  std::string inline_name = "<inline>";
+  int inline_line = 0;
   std::string config_json = "{}";  // becomes context.config
   std::vector<std::string> requirements;  // pip specifiers, checked at start
   std::uint32_t timeout_ms = 2000;
@@ -28,6 +32,10 @@ struct PythonAuthOptions {
   // Receives context.logger records: level is logging's (10 debug .. 50 critical).
   std::function<void(int level, const std::string& message)> log_sink;
 };
+
+// Jobs waiting for or running on the Python thread beyond which authenticate() answers kTimeout at
+// once, so a stuck authenticator cannot grow memory without bound.
+inline constexpr std::uint32_t kMaxPendingJobs = 10000;
 
 // Checks the source (one top-level def named `function`, nothing else but a docstring and
 // comments) and the requirements, starts the interpreter thread and loads the function.

@@ -1,0 +1,480 @@
+#include "python/interpreter.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <future>
+#include <stdexcept>
+
+#include "python/request_object.h"
+#include "python/runtime_source.h"
+
+namespace inlet::python {
+
+namespace {
+
+constexpr int kDrainBatch = 256;
+constexpr auto kWatchdogIdle = std::chrono::milliseconds(200);
+constexpr auto kReinterruptEvery = std::chrono::milliseconds(100);
+constexpr auto kStuckPoll = std::chrono::milliseconds(10);
+constexpr int kLogError = 40;
+constexpr int kLogWarning = 30;
+
+void wake(int fd) noexcept {
+  const std::uint64_t one = 1;
+  while (::write(fd, &one, sizeof one) < 0 && errno == EINTR) {
+  }
+}
+
+}  // namespace
+
+void MpscQueue::push(Job* job) noexcept {
+  job->next.store(nullptr, std::memory_order_relaxed);
+  Job* prev = head_.exchange(job, std::memory_order_seq_cst);
+  prev->next.store(job, std::memory_order_seq_cst);
+}
+
+Job* MpscQueue::pop() noexcept {
+  Job* tail = tail_;
+  Job* next = tail->next.load(std::memory_order_seq_cst);
+  if (tail == &stub_) {
+    if (next == nullptr) return nullptr;
+    tail_ = next;
+    tail = next;
+    next = next->next.load(std::memory_order_seq_cst);
+  }
+  if (next != nullptr) {
+    tail_ = next;
+    return tail;
+  }
+  if (tail != head_.load(std::memory_order_seq_cst)) return nullptr;
+  push(&stub_);
+  next = tail->next.load(std::memory_order_seq_cst);
+  if (next != nullptr) {
+    tail_ = next;
+    return tail;
+  }
+  return nullptr;
+}
+
+auth::AuthOutcome timeout_outcome() {
+  auth::AuthOutcome outcome;
+  outcome.verdict = auth::Verdict::kTimeout;
+  outcome.detail = "authenticator timed out";
+  return outcome;
+}
+
+Interpreter& Interpreter::instance() {
+  // Deliberately leaked: the interpreter thread runs until the process exits (see the header).
+  static Interpreter* interpreter = new Interpreter();
+  if (!interpreter->start_error_.empty()) throw std::runtime_error(interpreter->start_error_);
+  return *interpreter;
+}
+
+Interpreter::Interpreter() {
+  wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wake_fd_ < 0) {
+    start_error_ = std::string("python: eventfd: ") + std::strerror(errno);
+    return;
+  }
+  std::promise<void> started;
+  std::future<void> ready = started.get_future();
+  thread_ = std::thread([this, &started] {
+    // No signal handlers: the node handles SIGINT/SIGTERM itself.
+    new py::scoped_interpreter(false);
+    python_thread_id_ = PyThread_get_thread_ident();
+    try {
+      py::module_ sys = py::module_::import("sys");
+      py::module_ types = py::module_::import("types");
+      py::module_ native = py::module_::import("_inlet_native");
+      py::object package = types.attr("ModuleType")("inlet");
+      package.attr("__path__") = py::list();
+      py::dict modules = sys.attr("modules");
+      modules["inlet"] = package;
+      modules["inlet._native"] = native;
+      package.attr("_native") = native;
+      runtime_ = py::reinterpret_steal<py::module_>(PyModule_New("inlet._runtime"));
+      modules["inlet._runtime"] = runtime_;
+      package.attr("_runtime") = runtime_;
+      py::object code = py::module_::import("builtins")
+                            .attr("compile")(static_cast<const char*>(inlet_python_runtime_source), "<inlet>/inlet/_runtime.py", "exec");
+      py::dict globals = runtime_.attr("__dict__");
+      globals["__builtins__"] = py::module_::import("builtins");
+      py::module_::import("builtins").attr("exec")(code, globals);
+      kwnames_ = py::make_tuple("context", "request");
+      start_async_ = runtime_.attr("start_async");
+    } catch (const std::exception& e) {
+      start_error_ = std::string("python: cannot start the embedded interpreter: ") + e.what();
+      started.set_value();
+      return;  // the interpreter stays half-started: finalizing it here is not safe
+
+    }
+    py::object run = runtime_.attr("run");
+    started.set_value();
+    try {
+      run(wake_fd_);
+    } catch (const std::exception& e) {
+      // The loop never stops on its own; reaching here is a bug. Requests would hang, so fail fast.
+      std::fprintf(stderr, "inlet: python event loop died: %s\n", e.what());
+      std::abort();
+    }
+  });
+  ready.wait();
+  if (!start_error_.empty()) {
+    thread_.join();
+    return;
+  }
+  watchdog_ = std::thread([this] { watchdog_main(); });
+  interrupter_ = std::thread([this] { interrupter_main(); });
+  thread_.detach();
+  watchdog_.detach();
+  interrupter_.detach();
+}
+
+void Interpreter::submit(Job* job) noexcept {
+  queue_.push(job);
+  if (!wake_pending_.exchange(true, std::memory_order_seq_cst)) wake(wake_fd_);
+}
+
+void Interpreter::run(std::function<void()> fn) {
+  std::promise<void> done;
+  std::future<void> result = done.get_future();
+  auto* job = new Job();
+  job->task = [&fn, &done] {
+    try {
+      fn();
+      done.set_value();
+    } catch (py::error_already_set& e) {
+      // Python errors must die here, with the GIL: carry only their text to the waiting thread.
+      done.set_exception(std::make_exception_ptr(std::runtime_error(e.what())));
+    } catch (...) {
+      done.set_exception(std::current_exception());
+    }
+  };
+  submit(job);
+  result.get();
+}
+
+bool Interpreter::answer(Job& job, auth::AuthOutcome&& outcome) noexcept {
+  {
+    std::lock_guard lock(job.mu);
+    if (job.answered) return false;
+    job.answered = true;
+  }
+  job.callback->on_auth_done(std::move(outcome));
+  return true;
+}
+
+void Interpreter::free_job(Job* job) noexcept {
+  if (job->program != nullptr) job->program->live_jobs.fetch_sub(1, std::memory_order_acq_rel);
+  delete job;
+}
+
+Job* Interpreter::pop_locked() {
+  std::lock_guard lock(consumer_mu_);
+  if (!backlog_.empty()) {
+    Job* job = backlog_.front();
+    backlog_.pop_front();
+    return job;
+  }
+  return queue_.pop();
+}
+
+void Interpreter::drain() {
+  std::uint64_t count = 0;
+  if (::read(wake_fd_, &count, sizeof count) < 0 && errno != EAGAIN) return;
+  wake_pending_.store(false, std::memory_order_seq_cst);
+  for (int n = 0; n < kDrainBatch; ++n) {
+    Job* job = pop_locked();
+    if (job == nullptr) return;
+    if (job->task) {
+      job->task();
+      delete job;
+      continue;
+    }
+    run_auth(job);
+  }
+  // Let the loop run async tasks between batches; come back for the rest.
+  wake_pending_.store(true, std::memory_order_seq_cst);
+  wake(wake_fd_);
+}
+
+void Interpreter::run_auth(Job* job) {
+  Program& program = *job->program;
+  {
+    std::lock_guard lock(job->mu);
+    if (job->answered) {  // the watchdog timed it out while the thread was stuck
+      free_job(job);
+      return;
+    }
+  }
+  if (Clock::now() >= job->deadline) {
+    answer(*job, timeout_outcome());
+    free_job(job);
+    return;
+  }
+  RequestObject* request = nullptr;
+  py::object request_object = RequestObject::make(job, request);
+  PyObject* args[2] = {program.context.ptr(), request_object.ptr()};
+
+  if (!program.is_async) {
+    std::lock_guard lock(running_mu_);
+    running_job_ = job;
+    ++running_seq_;
+    running_deadline_ = job->deadline;
+    running_timed_out_ = false;
+    // Under load the watchdog sleeps until the running call's deadline and needs no wake-up; wake
+    // it only when this deadline comes before the one it sleeps towards.
+    if (job->deadline < watchdog_wake_at_) {
+      watchdog_wake_at_ = job->deadline;
+      watchdog_cv_.notify_one();
+    }
+  }
+  PyObject* raw = PyObject_Vectorcall(program.fn.ptr(), args, 0, kwnames_.ptr());
+  if (!program.is_async) {
+    std::lock_guard lock(running_mu_);
+    running_job_ = nullptr;
+    // An interrupt that arrived as the call returned must not hit whatever runs next.
+    if (running_timed_out_) PyThreadState_SetAsyncExc(python_thread_id_, nullptr);
+  }
+  if (raw != nullptr && (program.is_async || PyCoro_CheckExact(raw))) {
+    py::object coro = py::reinterpret_steal<py::object>(raw);
+    const auto left = std::chrono::duration<double>(job->deadline - Clock::now()).count();
+    PyObject* ok = PyObject_CallFunction(start_async_.ptr(), "OOd", coro.ptr(), request_object.ptr(),
+                                         left > 0 ? left : 0.0);
+    if (ok != nullptr) {
+      Py_DECREF(ok);
+      return;  // finish_task() answers and frees the job
+    }
+    raw = nullptr;  // start_async failed: report its error below
+  }
+  auth::AuthOutcome outcome;
+  if (raw == nullptr) {
+    py::object exc = fetch_exception();
+    outcome = outcome_from_exception(program, exc);
+  } else {
+    py::object result = py::reinterpret_steal<py::object>(raw);
+    outcome = outcome_from_result(program, result);
+  }
+  answer(*job, std::move(outcome));
+  request->detach();
+  free_job(job);
+}
+
+void RequestObject::finish_task(py::handle task) {
+  Job* job = job_;
+  if (job == nullptr) return;
+  const Program& program = *job->program;
+  auth::AuthOutcome outcome;
+  if (task.attr("cancelled")().cast<bool>()) {
+    outcome = timeout_outcome();
+  } else {
+    py::object exc = task.attr("exception")();
+    outcome = exc.is_none() ? outcome_from_result(program, task.attr("result")())
+                            : outcome_from_exception(program, exc);
+  }
+  Interpreter::answer(*job, std::move(outcome));
+  detach();
+  Interpreter::free_job(job);
+}
+
+void RequestObject::answer_timeout() {
+  if (job_ == nullptr) return;
+  if (Interpreter::answer(*job_, timeout_outcome())) {
+    job_->program->log(kLogWarning, "authenticator timed out after " +
+                                        std::to_string(job_->program->timeout.count()) +
+                                        " ms; the task is cancelled");
+  }
+}
+
+void Interpreter::interrupter_main() {
+  std::uint64_t done = 0;
+  for (;;) {
+    std::uint64_t seq = 0;
+    {
+      std::unique_lock lock(interrupt_mu_);
+      interrupt_cv_.wait(lock, [&] { return interrupt_requests_ != done; });
+      done = interrupt_requests_;
+      seq = interrupt_seq_;
+    }
+    // Its own thread, because taking the GIL blocks while the call is stuck in C holding it; the
+    // watchdog must keep answering. pybind11's gil_scoped_acquire crashed here: use the C API.
+    const PyGILState_STATE gil = PyGILState_Ensure();
+    {
+      // Under the GIL the Python thread is between bytecodes; running_* only change with the GIL
+      // held, so the check below cannot race with the call ending.
+      std::lock_guard lock(running_mu_);
+      if (running_job_ != nullptr && running_seq_ == seq) {
+        PyThreadState_SetAsyncExc(python_thread_id_, PyExc_TimeoutError);
+      }
+    }
+    PyGILState_Release(gil);
+  }
+}
+
+void Interpreter::watchdog_main() {
+  Clock::time_point last_interrupt{};
+  std::unique_lock lock(running_mu_);
+  for (;;) {
+    const Clock::time_point now = Clock::now();
+    if (running_job_ != nullptr && now >= running_deadline_) {
+      Job* job = running_job_;
+      if (!running_timed_out_) {
+        running_timed_out_ = true;
+        last_interrupt = {};
+        if (answer(*job, timeout_outcome())) {
+          job->program->log(kLogWarning, "authenticator timed out after " +
+                                             std::to_string(job->program->timeout.count()) +
+                                             " ms; interrupting it");
+        }
+      }
+      if (now - last_interrupt >= kReinterruptEvery) {
+        last_interrupt = now;
+        {
+          std::lock_guard interrupt_lock(interrupt_mu_);
+          interrupt_seq_ = running_seq_;
+          ++interrupt_requests_;
+        }
+        interrupt_cv_.notify_one();
+      }
+      lock.unlock();
+      expire_queued(now);
+      lock.lock();
+      watchdog_wake_at_ = now + kStuckPoll;
+      watchdog_cv_.wait_until(lock, watchdog_wake_at_);
+      continue;
+    }
+    watchdog_wake_at_ = running_job_ != nullptr ? running_deadline_ : now + kWatchdogIdle;
+    watchdog_cv_.wait_until(lock, watchdog_wake_at_);
+  }
+}
+
+void Interpreter::expire_queued(Clock::time_point now) {
+  std::lock_guard lock(consumer_mu_);
+  while (Job* job = queue_.pop()) backlog_.push_back(job);
+  for (Job* job : backlog_) {
+    if (job->task || job->deadline > now) continue;
+    answer(*job, timeout_outcome());
+  }
+}
+
+py::object fetch_exception() noexcept {
+  PyObject* type = nullptr;
+  PyObject* value = nullptr;
+  PyObject* traceback = nullptr;
+  PyErr_Fetch(&type, &value, &traceback);
+  PyErr_NormalizeException(&type, &value, &traceback);
+  if (value != nullptr && traceback != nullptr) PyException_SetTraceback(value, traceback);
+  Py_XDECREF(type);
+  Py_XDECREF(traceback);
+  if (value == nullptr) {
+    Py_INCREF(Py_None);
+    value = Py_None;
+  }
+  return py::reinterpret_steal<py::object>(value);
+}
+
+namespace {
+
+auth::AuthOutcome internal_error(const Program& program, const std::string& what) {
+  program.log(kLogError, what);
+  auth::AuthOutcome outcome;
+  outcome.verdict = auth::Verdict::kInternalError;
+  outcome.detail = "internal error";
+  return outcome;
+}
+
+std::string describe_exception(py::handle exc) {
+  try {
+    return Interpreter::instance().runtime().attr("format_exception")(exc).cast<std::string>();
+  } catch (const std::exception& e) {
+    PyErr_Clear();
+    return e.what();
+  }
+}
+
+// getattr that treats any exception (a property raising NotImplementedError) as "absent".
+py::object optional_attr(py::handle object, const char* name) {
+  PyObject* value = PyObject_GetAttrString(object.ptr(), name);
+  if (value == nullptr) {
+    PyErr_Clear();
+    return py::none();
+  }
+  return py::reinterpret_steal<py::object>(value);
+}
+
+}  // namespace
+
+auth::AuthOutcome outcome_from_result(const Program& program, py::handle result) noexcept {
+  auth::AuthOutcome outcome;
+  if (result.is_none()) {
+    if (program.none_means_reject) {
+      outcome.verdict = auth::Verdict::kReject;
+      outcome.detail = "Forbidden";
+    }
+    return outcome;
+  }
+  try {
+    if (!(PyTuple_Check(result.ptr()) || PyList_Check(result.ptr())) || py::len(result) != 2) {
+      return internal_error(program, "authenticator returned " +
+                                         py::str(py::type::of(result)).cast<std::string>() +
+                                         "; expected None or (AuthCredentials, BaseUser)");
+    }
+    py::object credentials = result[py::int_(0)];
+    py::object user = result[py::int_(1)];
+    if (!py::bool_(user.attr("is_authenticated"))) {
+      outcome.verdict = auth::Verdict::kReject;
+      outcome.detail = "Forbidden";
+      return outcome;
+    }
+    outcome.has_user = true;
+    outcome.user = py::str(user.attr("display_name")).cast<std::string>();
+    py::object identity = optional_attr(user, "identity");
+    if (!identity.is_none()) outcome.identity = py::str(identity).cast<std::string>();
+    if (!credentials.is_none()) {
+      py::object scopes = optional_attr(credentials, "scopes");
+      if (!scopes.is_none()) {
+        for (py::handle scope : scopes) outcome.scopes.push_back(py::str(scope).cast<std::string>());
+      }
+    }
+    return outcome;
+  } catch (py::error_already_set& e) {
+    return internal_error(program, "authenticator returned a malformed result:\n" + describe_exception(e.value()));
+  } catch (const std::exception& e) {
+    return internal_error(program, std::string("authenticator returned a malformed result: ") + e.what());
+  }
+}
+
+auth::AuthOutcome outcome_from_exception(const Program& program, py::handle exc) noexcept {
+  try {
+    py::object status = optional_attr(exc, "status_code");
+    if (PyLong_Check(status.ptr()) && !PyBool_Check(status.ptr())) {
+      const long code = PyLong_AsLong(status.ptr());
+      if (code >= 100 && code <= 599) {
+        auth::AuthOutcome outcome;
+        outcome.verdict = auth::Verdict::kHttpError;
+        outcome.status = static_cast<int>(code);
+        py::object detail = optional_attr(exc, "detail");
+        if (!detail.is_none()) outcome.detail = py::str(detail).cast<std::string>();
+        py::object headers = optional_attr(exc, "headers");
+        if (!headers.is_none() && py::hasattr(headers, "items")) {
+          for (py::handle item : headers.attr("items")()) {
+            outcome.headers.emplace_back(py::str(item[py::int_(0)]).cast<std::string>(),
+                                         py::str(item[py::int_(1)]).cast<std::string>());
+          }
+        }
+        return outcome;
+      }
+      PyErr_Clear();
+    }
+    return internal_error(program, "authenticator raised an exception:\n" + describe_exception(exc));
+  } catch (py::error_already_set& e) {
+    return internal_error(program, "authenticator raised an unusable exception:\n" + describe_exception(e.value()));
+  } catch (const std::exception& e) {
+    return internal_error(program, std::string("authenticator raised an unusable exception: ") + e.what());
+  }
+}
+
+}  // namespace inlet::python

@@ -1,0 +1,137 @@
+// The embedded CPython interpreter and the one thread that owns it. I/O threads submit jobs through
+// a lock-free MPSC queue and wake the thread with an eventfd that its asyncio loop watches, so they
+// never touch the GIL. A watchdog thread answers kTimeout for a sync call (or a queue stuck behind
+// one) at its deadline, and an interrupter thread raises TimeoutError in the running Python code.
+//
+// CPython is process-global, so there is one Interpreter per process: it starts on first use and
+// lives until the process exits (finalizing and re-initializing CPython is not reliable with
+// extension modules). Internal to inlet::python.
+#pragma once
+
+#include <pybind11/embed.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "auth/authenticator.h"
+
+namespace inlet::python {
+
+namespace py = pybind11;
+using Clock = std::chrono::steady_clock;
+
+// A loaded authenticator. Its Python objects are created and released on the Python thread.
+struct Program {
+  py::object fn;
+  py::object context;
+  bool is_async = false;
+  bool none_means_reject = false;
+  std::chrono::milliseconds timeout{2000};
+  std::function<void(int level, const std::string& message)> log_sink;
+  // Jobs submitted and not yet freed; bounds the queue and tells the owner when it may go.
+  std::atomic<std::uint32_t> live_jobs{0};
+
+  void log(int level, const std::string& message) const {
+    if (log_sink) log_sink(level, message);
+  }
+};
+
+// One authenticate() call, or a task to run on the Python thread (`task` set).
+struct Job {
+  std::atomic<Job*> next{nullptr};
+  const auth::AuthRequest* request = nullptr;
+  auth::AuthCallback* callback = nullptr;
+  Program* program = nullptr;
+  Clock::time_point deadline;
+  std::function<void()> task;
+  // Guards `answered` so the watchdog cannot answer (and free the request) while Python reads it.
+  std::mutex mu;
+  bool answered = false;
+};
+
+// Vyukov's intrusive MPSC queue: push is wait-free, pop is for one consumer at a time.
+class MpscQueue {
+ public:
+  MpscQueue() : head_(&stub_), tail_(&stub_) {}
+  void push(Job* job) noexcept;
+  // nullptr when empty, or when a push is half done (its producer then wakes the consumer).
+  Job* pop() noexcept;
+
+ private:
+  std::atomic<Job*> head_;
+  Job* tail_;
+  Job stub_;
+};
+
+class Interpreter {
+ public:
+  // Starts the interpreter thread on first use; throws std::runtime_error if CPython or the
+  // embedded runtime cannot start.
+  static Interpreter& instance();
+
+  // Any thread; never blocks, never touches the GIL.
+  void submit(Job* job) noexcept;
+  // Runs `fn` on the Python thread with the GIL held and waits; rethrows what it throws.
+  void run(std::function<void()> fn);
+
+  // Python thread only (the embedded module calls these).
+  void drain();
+  py::module_& runtime() { return runtime_; }
+  static bool answer(Job& job, auth::AuthOutcome&& outcome) noexcept;
+  static void free_job(Job* job) noexcept;
+
+ private:
+  Interpreter();
+  void thread_main();
+  void watchdog_main();
+  Job* pop_locked();
+  void run_auth(Job* job);
+  void expire_queued(Clock::time_point now);
+  void interrupter_main();
+
+  MpscQueue queue_;
+  int wake_fd_ = -1;
+  std::atomic<bool> wake_pending_{false};
+
+  std::mutex consumer_mu_;     // one consumer at a time: the Python thread, or the watchdog when stuck
+  std::deque<Job*> backlog_;   // jobs the watchdog took out of queue_ while the thread was stuck
+
+  std::mutex running_mu_;      // the sync call being watched
+  std::condition_variable watchdog_cv_;
+  Job* running_job_ = nullptr;
+  std::uint64_t running_seq_ = 0;
+  Clock::time_point running_deadline_;
+  bool running_timed_out_ = false;
+  Clock::time_point watchdog_wake_at_{};
+  unsigned long python_thread_id_ = 0;
+
+  std::mutex interrupt_mu_;    // hands the interrupter the call to interrupt
+  std::condition_variable interrupt_cv_;
+  std::uint64_t interrupt_seq_ = 0;
+  std::uint64_t interrupt_requests_ = 0;
+
+  py::module_ runtime_;
+  py::object kwnames_;
+  py::object start_async_;
+  std::string start_error_;
+  std::thread thread_;
+  std::thread watchdog_;
+  std::thread interrupter_;
+};
+
+// Outcomes from what the function did (Python thread, GIL held). They never throw.
+auth::AuthOutcome outcome_from_result(const Program& program, py::handle result) noexcept;
+auth::AuthOutcome outcome_from_exception(const Program& program, py::handle exc) noexcept;
+// Takes the current Python error (PyErr_Occurred) as an exception object with its traceback.
+py::object fetch_exception() noexcept;
+auth::AuthOutcome timeout_outcome();
+
+}  // namespace inlet::python
