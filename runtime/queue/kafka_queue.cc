@@ -195,10 +195,16 @@ class KafkaQueue final : public Queue {
         error = value.get_string().get(text);
         break;
       case simdjson::ondemand::json_type::object:
-        error = value.get_object().raw_json().get(text);
+        if (simdjson::ondemand::object object;
+            (error = value.get_object().get(object)) == simdjson::SUCCESS) {
+          error = object.raw_json().get(text);
+        }
         break;
       case simdjson::ondemand::json_type::array:
-        error = value.get_array().raw_json().get(text);
+        if (simdjson::ondemand::array array;
+            (error = value.get_array().get(array)) == simdjson::SUCCESS) {
+          error = array.raw_json().get(text);
+        }
         break;
       default:
         text = trim_right(value.raw_json_token());

@@ -1,0 +1,121 @@
+// Shared by the Kafka and Redis queue tests: corpus messages that outlive their callbacks, and a
+// callback that records each status and lets the test wait for them.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "runtime/message.h"
+#include "runtime/queue/queue.h"
+
+namespace inlet::runtime::testing {
+
+struct StoredMessages {
+  // `count` corpus payloads (cycling), with distinct tracking ids; every third carries a user.
+  explicit StoredMessages(std::size_t count, std::size_t first_id = 0) {
+    std::vector<std::filesystem::path> files;
+    for (const auto& entry : std::filesystem::directory_iterator(INLET_CORPUS_DIR)) {
+      if (entry.path().extension() == ".json") files.push_back(entry.path());
+    }
+    std::sort(files.begin(), files.end());
+    bodies.reserve(count);
+    ids.reserve(count);
+    messages.resize(count);
+    for (std::size_t i = 0; i < count; ++i) {
+      std::ifstream in(files[i % files.size()], std::ios::binary);
+      std::ostringstream text;
+      text << in.rdbuf();
+      bodies.push_back(text.str());
+      char id[33];
+      std::snprintf(id, sizeof id, "%032zx", first_id + i);
+      ids.emplace_back(id);
+      Message& m = messages[i];
+      m.body = bodies[i];
+      m.tracking_id = ids[i];
+      m.message_type = "echo.json";
+      m.received_at = "2026-11-22T13:40:02.123456Z";
+      m.node = "edges-test";
+      m.content_type = "application/json";
+      if (i % 3 == 0) {
+        m.user = "alice";
+        m.identity = "alice@example.com";
+        m.scopes = scopes;
+      }
+    }
+  }
+  std::vector<std::string> bodies;
+  std::vector<std::string> ids;
+  std::vector<Message> messages;
+  std::vector<std::string> scopes{"read", "write \"all\""};
+};
+
+// One status slot per message; on_stored may run on any thread.
+class Recorder {
+ public:
+  static constexpr int kPending = -1;
+
+  explicit Recorder(std::size_t count) : statuses_(count, kPending), callbacks_(count) {
+    for (std::size_t i = 0; i < count; ++i) callbacks_[i] = Slot{this, i};
+  }
+
+  StoreCallback& at(std::size_t i) { return callbacks_[i]; }
+
+  // Waits until `count` callbacks have fired in total; false on timeout.
+  bool wait_for(std::size_t count, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, timeout, [&] { return done_ >= count; });
+  }
+  std::size_t done() {
+    std::lock_guard lock(mutex_);
+    return done_;
+  }
+  int status(std::size_t i) {
+    std::lock_guard lock(mutex_);
+    return statuses_[i];
+  }
+  std::size_t count(StoreStatus status) {
+    std::lock_guard lock(mutex_);
+    return static_cast<std::size_t>(
+        std::count(statuses_.begin(), statuses_.end(), static_cast<int>(status)));
+  }
+  std::size_t twice() {
+    std::lock_guard lock(mutex_);
+    return twice_;
+  }
+
+ private:
+  struct Slot final : StoreCallback {
+    Slot() = default;
+    Slot(Recorder* r, std::size_t i) : recorder(r), index(i) {}
+    void on_stored(StoreStatus status) noexcept override { recorder->record(index, status); }
+    Recorder* recorder = nullptr;
+    std::size_t index = 0;
+  };
+
+  void record(std::size_t i, StoreStatus status) {
+    std::lock_guard lock(mutex_);
+    if (statuses_[i] != kPending) ++twice_;
+    statuses_[i] = static_cast<int>(status);
+    ++done_;
+    cv_.notify_all();
+  }
+
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::vector<int> statuses_;
+  std::vector<Slot> callbacks_;
+  std::size_t done_ = 0;
+  std::size_t twice_ = 0;
+};
+
+}  // namespace inlet::runtime::testing

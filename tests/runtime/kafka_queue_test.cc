@@ -1,0 +1,254 @@
+#include "runtime/queue/kafka_queue.h"
+
+#include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <simdjson.h>
+
+#include <map>
+#include <thread>
+
+#include "tests/runtime/edge_test_support.h"
+
+namespace inlet::runtime {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::Recorder;
+using testing::StoredMessages;
+
+constexpr int kBrokers = 3;
+
+struct Record {
+  std::string key;
+  std::string body;
+  std::map<std::string, std::string> headers;
+};
+
+// A librdkafka mock cluster (in-process brokers on 127.0.0.1), owned by a bare handle.
+class MockCluster {
+ public:
+  MockCluster() {
+    char errstr[256];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof errstr);
+    handle_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    cluster_ = rd_kafka_mock_cluster_new(handle_, kBrokers);
+    rd_kafka_mock_topic_create(cluster_, "webhooks", 1, kBrokers);
+  }
+  ~MockCluster() {
+    rd_kafka_mock_cluster_destroy(cluster_);
+    rd_kafka_destroy(handle_);
+  }
+  std::string bootstraps() const { return rd_kafka_mock_cluster_bootstraps(cluster_); }
+  void set_all(bool up) {
+    for (int id = 1; id <= kBrokers; ++id) {
+      if (up) {
+        rd_kafka_mock_broker_set_up(cluster_, id);
+      } else {
+        rd_kafka_mock_broker_set_down(cluster_, id);
+      }
+    }
+  }
+
+  // Reads the topic from the beginning until `expected` records arrived or `timeout` passed.
+  std::vector<Record> consume(std::size_t expected, std::chrono::milliseconds timeout) {
+    char errstr[256];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps().c_str(), errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "group.id", "edges-test", errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof errstr);
+    rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    rd_kafka_topic_partition_list_t* partitions = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(partitions, "webhooks", 0)->offset =
+        RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(consumer, partitions);
+    rd_kafka_topic_partition_list_destroy(partitions);
+    std::vector<Record> records;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (records.size() < expected && std::chrono::steady_clock::now() < deadline) {
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, 200);
+      if (m == nullptr) continue;
+      if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        Record r;
+        r.key.assign(static_cast<const char*>(m->key), m->key_len);
+        r.body.assign(static_cast<const char*>(m->payload), m->len);
+        rd_kafka_headers_t* headers = nullptr;
+        if (rd_kafka_message_headers(m, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+          const char* name;
+          const void* value;
+          size_t size;
+          for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) == 0; ++i) {
+            r.headers[name].assign(static_cast<const char*>(value), size);
+          }
+        }
+        records.push_back(std::move(r));
+      }
+      rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(consumer);
+    rd_kafka_destroy(consumer);
+    return records;
+  }
+
+ private:
+  rd_kafka_t* handle_ = nullptr;
+  rd_kafka_mock_cluster_t* cluster_ = nullptr;
+};
+
+KafkaQueueOptions options_for(const MockCluster& cluster) {
+  KafkaQueueOptions options;
+  options.brokers = cluster.bootstraps();
+  options.topic = "webhooks";
+  options.delivery_timeout_ms = 10000;
+  return options;
+}
+
+TEST(KafkaQueue, DeliversBodiesAndAttributeHeadersByteForByte) {
+  MockCluster cluster;
+  StoredMessages stored(60);
+  Recorder recorder(stored.messages.size());
+  auto queue = open_kafka_queue(options_for(cluster));
+  for (std::size_t i = 0; i < stored.messages.size(); ++i)
+    queue->store(stored.messages[i], recorder.at(i));
+  ASSERT_TRUE(recorder.wait_for(stored.messages.size(), 20s));
+  EXPECT_EQ(recorder.count(StoreStatus::kStored), stored.messages.size());
+  queue->close();
+
+  std::vector<Record> records = cluster.consume(stored.messages.size(), 20s);
+  ASSERT_EQ(records.size(), stored.messages.size());
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const Record& r = records[i];
+    const Message& m = stored.messages[i];  // one partition: order is kept
+    EXPECT_EQ(r.body, m.body) << i;
+    EXPECT_EQ(r.key, m.tracking_id);
+    EXPECT_EQ(r.headers.at("tracking_id"), m.tracking_id);
+    EXPECT_EQ(r.headers.at("received_at"), m.received_at);
+    EXPECT_EQ(r.headers.at("message_type"), m.message_type);
+    EXPECT_EQ(r.headers.at("node"), m.node);
+    EXPECT_EQ(r.headers.at("content_type"), m.content_type);
+    if (i % 3 == 0) {
+      EXPECT_EQ(r.headers.at("user"), "alice");
+      EXPECT_EQ(r.headers.at("identity"), "alice@example.com");
+      EXPECT_EQ(r.headers.at("scopes"), R"(["read","write \"all\""])");
+    } else {
+      EXPECT_EQ(r.headers.count("user"), 0u);
+      EXPECT_EQ(r.headers.count("scopes"), 0u);
+    }
+  }
+}
+
+TEST(KafkaQueue, KeysRecordsByDottedJsonPathOrFallsBackToTheTrackingId) {
+  MockCluster cluster;
+  StoredMessages stored(40);
+  Recorder recorder(stored.messages.size());
+  KafkaQueueOptions options = options_for(cluster);
+  options.key = "sender.login";
+  auto queue = open_kafka_queue(options);
+  for (std::size_t i = 0; i < stored.messages.size(); ++i)
+    queue->store(stored.messages[i], recorder.at(i));
+  ASSERT_TRUE(recorder.wait_for(stored.messages.size(), 20s));
+  queue->close();
+
+  std::vector<Record> records = cluster.consume(stored.messages.size(), 20s);
+  ASSERT_EQ(records.size(), stored.messages.size());
+  simdjson::dom::parser parser;
+  std::size_t by_path = 0;
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    std::string_view login;
+    simdjson::dom::element doc = parser.parse(stored.bodies[i]);
+    if (doc.at_pointer("/sender/login").get(login) == simdjson::SUCCESS) {
+      EXPECT_EQ(records[i].key, login) << i;
+      ++by_path;
+    } else {
+      EXPECT_EQ(records[i].key, stored.ids[i]) << i;
+    }
+  }
+  EXPECT_GT(by_path, 20u);
+}
+
+TEST(KafkaQueue, HoldsMessagesWhileBrokersAreDownThenDeliversEachOnce) {
+  MockCluster cluster;
+  StoredMessages stored(30);
+  Recorder recorder(stored.messages.size());
+  auto queue = open_kafka_queue(options_for(cluster));
+  cluster.set_all(false);
+  for (std::size_t i = 0; i < stored.messages.size(); ++i)
+    queue->store(stored.messages[i], recorder.at(i));
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(recorder.count(StoreStatus::kStored), 0u) << "stored while every broker was down";
+  cluster.set_all(true);
+  ASSERT_TRUE(recorder.wait_for(stored.messages.size(), 20s));
+  EXPECT_EQ(recorder.count(StoreStatus::kStored), stored.messages.size());
+  queue->close();
+
+  std::vector<Record> records = cluster.consume(stored.messages.size() + 1, 5s);
+  ASSERT_EQ(records.size(), stored.messages.size()) << "lost or duplicated records";
+  std::map<std::string, int> seen;
+  for (const Record& r : records) ++seen[r.headers.at("tracking_id")];
+  for (const std::string& id : stored.ids) EXPECT_EQ(seen[id], 1) << id;
+  EXPECT_EQ(recorder.twice(), 0u);
+}
+
+TEST(KafkaQueue, AnswersUnavailableAfterTheDeliveryTimeoutAndRecovers) {
+  MockCluster cluster;
+  StoredMessages stored(20);
+  StoredMessages later(10, 1000);
+  Recorder recorder(stored.messages.size());
+  Recorder after(later.messages.size());
+  KafkaQueueOptions options = options_for(cluster);
+  options.delivery_timeout_ms = 1500;
+  auto queue = open_kafka_queue(options);
+  cluster.set_all(false);
+  for (std::size_t i = 0; i < stored.messages.size(); ++i)
+    queue->store(stored.messages[i], recorder.at(i));
+  ASSERT_TRUE(recorder.wait_for(stored.messages.size(), 10s));
+  EXPECT_EQ(recorder.count(StoreStatus::kUnavailable), stored.messages.size());
+
+  cluster.set_all(true);
+  for (std::size_t i = 0; i < later.messages.size(); ++i)
+    queue->store(later.messages[i], after.at(i));
+  ASSERT_TRUE(after.wait_for(later.messages.size(), 20s));
+  queue->close();
+
+  // Every kStored record is in the topic; the timed-out ones may not be.
+  std::vector<Record> records = cluster.consume(stored.messages.size() + later.messages.size(), 5s);
+  std::map<std::string, int> seen;
+  for (const Record& r : records) ++seen[r.headers.at("tracking_id")];
+  for (std::size_t i = 0; i < later.messages.size(); ++i) {
+    if (after.status(i) == static_cast<int>(StoreStatus::kStored))
+      EXPECT_EQ(seen[later.ids[i]], 1) << i;
+  }
+  EXPECT_GT(after.count(StoreStatus::kStored), 0u);
+}
+
+TEST(KafkaQueue, ReportsFullInlineWhenTheInFlightBudgetIsSpent) {
+  MockCluster cluster;
+  StoredMessages stored(8);
+  Recorder recorder(stored.messages.size());
+  KafkaQueueOptions options = options_for(cluster);
+  options.max_in_flight = 5;
+  options.delivery_timeout_ms = 1000;
+  auto queue = open_kafka_queue(options);
+  cluster.set_all(false);
+  for (std::size_t i = 0; i < stored.messages.size(); ++i)
+    queue->store(stored.messages[i], recorder.at(i));
+  EXPECT_EQ(recorder.count(StoreStatus::kFull), 3u);
+  for (std::size_t i = 5; i < 8; ++i)
+    EXPECT_EQ(recorder.status(i), static_cast<int>(StoreStatus::kFull));
+  queue->close();  // every callback fires before close() returns
+  EXPECT_EQ(recorder.done(), stored.messages.size());
+  EXPECT_EQ(recorder.count(StoreStatus::kStored), 0u);
+  EXPECT_EQ(recorder.twice(), 0u);
+}
+
+TEST(KafkaQueue, RejectsAnUnknownLibrdkafkaProperty) {
+  KafkaQueueOptions options;
+  options.brokers = "127.0.0.1:1";
+  options.topic = "webhooks";
+  options.properties = {{"no.such.property", "1"}};
+  EXPECT_THROW(open_kafka_queue(options), std::runtime_error);
+}
+
+}  // namespace
+}  // namespace inlet::runtime
