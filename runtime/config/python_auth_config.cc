@@ -1,0 +1,182 @@
+// The `authenticator:` section: where the Python function comes from and how it runs.
+#include <cmath>
+#include <cstdlib>
+#include <regex>
+
+#include "python/python_authenticator.h"
+#include "runtime/config/node_config.h"
+#include "runtime/log.h"
+
+namespace inlet::runtime {
+
+namespace {
+
+constexpr std::int64_t kMaxTimeoutMs = 600000;
+
+// Plain scalars resolved with the YAML 1.2 core schema; quoted scalars stay strings.
+void append_scalar(std::string& out, const YAML::Node& node) {
+  const std::string& text = node.Scalar();
+  if (node.Tag() != "!") {
+    static const std::regex kNull("~|null|Null|NULL|");
+    static const std::regex kTrue("true|True|TRUE");
+    static const std::regex kFalse("false|False|FALSE");
+    static const std::regex kJsonNumber(R"(-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?)");
+    static const std::regex kInt(R"([-+]?[0-9]+|0x[0-9a-fA-F]+|0o[0-7]+)");
+    static const std::regex kFloat(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
+    if (std::regex_match(text, kNull)) {
+      out += "null";
+      return;
+    }
+    if (std::regex_match(text, kTrue)) {
+      out += "true";
+      return;
+    }
+    if (std::regex_match(text, kFalse)) {
+      out += "false";
+      return;
+    }
+    if (std::regex_match(text, kJsonNumber)) {
+      out += text;
+      return;
+    }
+    if (std::regex_match(text, kInt)) {
+      const bool octal = text.rfind("0o", 0) == 0;
+      errno = 0;
+      const long long value = std::strtoll(octal ? text.c_str() + 2 : text.c_str(), nullptr, octal ? 8 : 0);
+      if (errno == 0) {
+        out += std::to_string(value);
+        return;
+      }
+    } else if (std::regex_match(text, kFloat)) {
+      const double value = std::strtod(text.c_str(), nullptr);
+      if (std::isfinite(value)) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.17g", value);
+        out += buf;
+        if (std::string_view(buf).find_first_of(".e") == std::string_view::npos) out += ".0";
+        return;
+      }
+    }
+  }
+  out += '"';
+  append_json_escaped(out, text);
+  out += '"';
+}
+
+void append_json(std::string& out, const YAML::Node& node, const std::string& path) {
+  switch (node.Type()) {
+    case YAML::NodeType::Undefined:
+    case YAML::NodeType::Null:
+      out += "null";
+      return;
+    case YAML::NodeType::Scalar:
+      append_scalar(out, node);
+      return;
+    case YAML::NodeType::Sequence: {
+      out += '[';
+      for (std::size_t i = 0; i < node.size(); ++i) {
+        if (i > 0) out += ',';
+        append_json(out, node[i], path + "[" + std::to_string(i) + "]");
+      }
+      out += ']';
+      return;
+    }
+    case YAML::NodeType::Map: {
+      out += '{';
+      bool first = true;
+      for (const auto& item : node) {
+        if (!item.first.IsScalar()) throw ConfigError(path, "mapping keys must be scalars", line_of(item.first));
+        if (!first) out += ',';
+        first = false;
+        out += '"';
+        append_json_escaped(out, item.first.Scalar());
+        out += "\":";
+        append_json(out, item.second, path + "." + item.first.Scalar());
+      }
+      out += '}';
+      return;
+    }
+  }
+}
+
+void log_from_python(int level, const std::string& message) {
+  LogLevel node_level = LogLevel::kDebug;
+  const char* name = "DEBUG";
+  if (level >= 50) {
+    node_level = LogLevel::kError;
+    name = "CRITICAL";
+  } else if (level >= 40) {
+    node_level = LogLevel::kError;
+    name = "ERROR";
+  } else if (level >= 30) {
+    node_level = LogLevel::kWarn;
+    name = "WARNING";
+  } else if (level >= 20) {
+    node_level = LogLevel::kInfo;
+    name = "INFO";
+  }
+  Logger& logger = Logger::instance();
+  if (!logger.enabled(node_level)) return;
+  // "level" is the node logger's own key; Python's level name goes in "python_level".
+  logger.log(node_level, "authenticator_log", {{"python_level", name}, {"message", message}});
+}
+
+}  // namespace
+
+PythonAuthSection parse_python_authenticator(ConfigMap& section, const std::filesystem::path& config_dir,
+                                             const std::string& node, const std::string& tenant) {
+  python::PythonAuthOptions options;
+  const auto resolve = [&](const std::string& path) {
+    const std::filesystem::path p(path);
+    return (p.is_absolute() ? p : config_dir / p).lexically_normal().string();
+  };
+  int sources = 0;
+  if (section.has("inline")) {
+    ++sources;
+    options.inline_source = section.required_string("inline");
+  } else {
+    section.raw("inline");
+  }
+  if (section.has("file")) {
+    ++sources;
+    options.file = resolve(section.required_string("file"));
+  } else {
+    section.raw("file");
+  }
+  if (section.has("library")) {
+    ++sources;
+    options.library = resolve(section.required_string("library"));
+    options.function = section.required_string("function");
+  } else {
+    section.raw("library");
+    if (section.has("function")) section.fail("function", "is only valid with library");
+    section.raw("function");
+  }
+  if (sources != 1) {
+    throw ConfigError(section.path(), "needs exactly one of inline, file or library + function, got " +
+                                          std::to_string(sources),
+                      line_of(section.node()));
+  }
+
+  YAML::Node config = section.raw("config");
+  if (!config.IsNull()) {
+    if (!config.IsMap()) section.fail("config", "must be a mapping");
+    options.config_json.clear();
+    append_json(options.config_json, config, section.path_of("config"));
+  }
+  options.requirements = section.string_list("requirements");
+  options.timeout_ms = static_cast<std::uint32_t>(section.integer("timeout_ms", 2000, 1, kMaxTimeoutMs));
+  options.none_means_reject = section.choice("none_means", "accept", {"accept", "reject"}) == "reject";
+  section.finish();
+
+  options.node = node;
+  options.tenant = tenant;
+  options.log_sink = log_from_python;
+
+  PythonAuthSection parsed;
+  parsed.make = [options] { return python::make_python_authenticator(options); };
+  parsed.check = [options] { python::check_python_authenticator(options); };
+  return parsed;
+}
+
+}  // namespace inlet::runtime
