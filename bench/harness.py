@@ -394,6 +394,7 @@ def main(argv):
         raise KeyboardInterrupt()
 
     signal.signal(signal.SIGTERM, on_term)
+    load_at_start = os.getloadavg()[0]
     tmp = tempfile.mkdtemp(prefix="inlet-bench-")
     started = time.monotonic()
     results = []
@@ -447,6 +448,7 @@ def main(argv):
         "machine": machine_info(inlet_binary if not inlet_missing else None),
         "settings": asdict(settings),
         "elapsed_s": round(time.monotonic() - started, 1),
+        "load_average": {"start": round(load_at_start, 2), "end": round(os.getloadavg()[0], 2)},
         "interrupted": interrupted,
         "inlet_missing": inlet_missing,
         "request_sets": {" ".join(map(str, key)): value

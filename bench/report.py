@@ -155,6 +155,7 @@ def memory_table(document):
 
 def grouped_bars(axis, table, names, value, log=True):
     width = 0.8 / len(SERVERS)
+    plotted = False
     for slot, server in enumerate(SERVERS):
         xs, ys = [], []
         for position, name in enumerate(names):
@@ -164,13 +165,14 @@ def grouped_bars(axis, table, names, value, log=True):
                 xs.append(position + (slot - 1) * width)
                 ys.append(v)
         bars = axis.bar(xs, ys, width, label=NAMES[server], color=COLORS[server])
+        plotted = plotted or bool(ys)
         for bar, y in zip(bars, ys):
             text = f"{y / 1000:.1f}k" if y >= 1000 else (f"{y:.0f}" if y >= 10 else f"{y:.2f}")
             axis.annotate(text, (bar.get_x() + bar.get_width() / 2, y), ha="center", va="bottom",
                           fontsize=7, xytext=(0, 1), textcoords="offset points")
     axis.set_xticks(range(len(names)))
     axis.set_xticklabels(names, rotation=30, ha="right", fontsize=8)
-    if log:
+    if log and plotted:
         axis.set_yscale("log")
     axis.grid(axis="y", alpha=0.3, which="both")
 
@@ -233,7 +235,11 @@ compare within a run."""
 
 def write(out, document):
     out = Path(out)
-    files = plots(out, document) if document["results"] else {}
+    files = {}
+    try:
+        files = plots(out, document)
+    except Exception as error:  # a broken plot must not lose the measurements
+        document["plot_error"] = f"{type(error).__name__}: {error}"
     (out / "results.json").write_text(json.dumps(document, indent=2) + "\n")
     machine = document["machine"]
     lines = [
@@ -251,6 +257,13 @@ def write(out, document):
         f"{', '.join(map(str, document['settings']['conns']))} connections; "
         f"{document['settings']['latency_duration']:g} s per latency run",
     ]
+    load = document.get("load_average", {})
+    lines.append(f"- 1-minute load average: {load.get('start')} at start, {load.get('end')} at the end")
+    if load.get("start", 0) > 0.5 * (machine["nproc"] or 1):
+        lines.append("- **the machine was busy with other work during this run: treat every figure as "
+                     "unreliable (ratios within the run less so)**")
+    if document.get("plot_error"):
+        lines.append(f"- plots failed: {document['plot_error']}")
     if document.get("inlet_missing"):
         lines.append(f"- **inlet not available: {document['inlet_missing']}**")
     lines += ["", HOW_TO_READ, "", "## Throughput and CPU", "", throughput_table(document), "",
