@@ -138,6 +138,8 @@ class RedisQueue final : public Queue {
     while (Clock::now() < until && !(stop_.load(std::memory_order_acquire) && waiting_.empty())) {
       std::this_thread::sleep_for(std::chrono::milliseconds{20});
       take_pushed();
+      mark_down();
+      expire_waiting();
     }
   }
 

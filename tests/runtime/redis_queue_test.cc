@@ -1,0 +1,365 @@
+#include "runtime/queue/redis_queue.h"
+
+#include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <map>
+#include <set>
+#include <thread>
+
+#include "tests/runtime/edge_test_support.h"
+
+extern char** environ;
+
+namespace inlet::runtime {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::Recorder;
+using testing::StoredMessages;
+
+std::uint16_t free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+using Entry = std::map<std::string, std::string>;
+
+// A real redis-server child process on a free port, with its data in a temporary directory.
+class RedisServer {
+ public:
+  explicit RedisServer(bool durable) : durable_(durable), port_(free_port()) {
+    char dir[] = "/tmp/inlet-redis-XXXXXX";
+    dir_ = ::mkdtemp(dir);
+    start();
+  }
+  ~RedisServer() {
+    stop();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void start() {
+    const std::string port = std::to_string(port_);
+    std::vector<std::string> args = {"redis-server",
+                                     "--port",
+                                     port,
+                                     "--bind",
+                                     "127.0.0.1",
+                                     "--save",
+                                     "",
+                                     "--daemonize",
+                                     "no",
+                                     "--dir",
+                                     dir_,
+                                     "--loglevel",
+                                     "warning",
+                                     "--logfile",
+                                     dir_ + "/redis.log",
+                                     "--appendonly",
+                                     durable_ ? "yes" : "no",
+                                     "--appendfsync",
+                                     "always"};
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ASSERT_EQ(::posix_spawnp(&pid_, "redis-server", nullptr, nullptr, argv.data(), environ), 0);
+    for (int i = 0; i < 100; ++i) {
+      if (redisReply* pong = command({"PING"})) {
+        freeReplyObject(pong);
+        return;
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+    FAIL() << "redis-server did not start on port " << port_;
+  }
+
+  // SIGKILL: no shutdown save, like a crash.
+  void stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+  std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+
+  redisReply* command(const std::vector<std::string>& args) {
+    redisContext* ctx = redisConnect("127.0.0.1", port_);
+    if (ctx == nullptr || ctx->err) {
+      if (ctx) redisFree(ctx);
+      return nullptr;
+    }
+    std::vector<const char*> argv;
+    std::vector<std::size_t> lens;
+    for (const std::string& a : args) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    auto* reply = static_cast<redisReply*>(
+        redisCommandArgv(ctx, static_cast<int>(args.size()), argv.data(), lens.data()));
+    redisFree(ctx);
+    return reply;
+  }
+
+  // The stream's entries in order: fields in a map plus "#order" listing field names as sent.
+  std::vector<Entry> xrange(const std::string& stream) {
+    std::vector<Entry> entries;
+    redisReply* reply = command({"XRANGE", stream, "-", "+"});
+    if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY) {
+      if (reply) freeReplyObject(reply);
+      return entries;
+    }
+    for (std::size_t i = 0; i < reply->elements; ++i) {
+      const redisReply* fields = reply->element[i]->element[1];
+      Entry entry;
+      for (std::size_t f = 0; f + 1 < fields->elements; f += 2) {
+        std::string name(fields->element[f]->str, fields->element[f]->len);
+        entry["#order"] += name + ",";
+        entry[name].assign(fields->element[f + 1]->str, fields->element[f + 1]->len);
+      }
+      entries.push_back(std::move(entry));
+    }
+    freeReplyObject(reply);
+    return entries;
+  }
+
+  long long xlen(const std::string& stream) {
+    redisReply* reply = command({"XLEN", stream});
+    const long long n =
+        reply != nullptr && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
+    if (reply) freeReplyObject(reply);
+    return n;
+  }
+
+ private:
+  bool durable_;
+  std::uint16_t port_;
+  std::string dir_;
+  pid_t pid_ = -1;
+};
+
+RedisQueueOptions options_for(const RedisServer& server) {
+  RedisQueueOptions options;
+  options.url = server.url();
+  options.stream = "webhooks";
+  options.retry_budget_ms = 2000;
+  return options;
+}
+
+bool wait_ready(const Queue& queue, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!queue.ready()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(20ms);
+  }
+  return true;
+}
+
+TEST(RedisQueue, AddsEntriesWithAttributesAndBodyByteForByte) {
+  RedisServer server(false);
+  StoredMessages stored(300);
+  Recorder recorder(stored.messages.size());
+  auto queue = open_redis_queue(options_for(server));
+  for (std::size_t i = 0; i < stored.messages.size(); ++i)
+    queue->store(stored.messages[i], recorder.at(i));
+  ASSERT_TRUE(recorder.wait_for(stored.messages.size(), 10s));
+  EXPECT_EQ(recorder.count(StoreStatus::kStored), stored.messages.size());
+  queue->close();
+
+  std::vector<Entry> entries = server.xrange("webhooks");
+  ASSERT_EQ(entries.size(), stored.messages.size());
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    Entry& e = entries[i];
+    const Message& m = stored.messages[i];
+    EXPECT_EQ(e["body"], m.body) << i;
+    EXPECT_EQ(e["tracking_id"], m.tracking_id);
+    EXPECT_EQ(e["received_at"], m.received_at);
+    EXPECT_EQ(e["message_type"], m.message_type);
+    EXPECT_EQ(e["node"], m.node);
+    EXPECT_EQ(e["content_type"], m.content_type);
+    if (i % 3 == 0) {
+      EXPECT_EQ(
+          e["#order"],
+          "tracking_id,received_at,message_type,node,content_type,user,identity,scopes,body,");
+      EXPECT_EQ(e["user"], "alice");
+      EXPECT_EQ(e["identity"], "alice@example.com");
+      EXPECT_EQ(e["scopes"], R"(["read","write \"all\""])");
+    } else {
+      EXPECT_EQ(e["#order"], "tracking_id,received_at,message_type,node,content_type,body,");
+    }
+  }
+}
+
+TEST(RedisQueue, TrimsTheStreamApproximatelyToMaxlen) {
+  RedisServer server(false);
+  StoredMessages stored(2000);
+  Recorder recorder(stored.messages.size());
+  RedisQueueOptions options = options_for(server);
+  options.maxlen = 100;
+  auto queue = open_redis_queue(options);
+  for (std::size_t i = 0; i < stored.messages.size(); ++i)
+    queue->store(stored.messages[i], recorder.at(i));
+  ASSERT_TRUE(recorder.wait_for(stored.messages.size(), 20s));
+  EXPECT_EQ(recorder.count(StoreStatus::kStored), stored.messages.size());
+  queue->close();
+  const long long length = server.xlen("webhooks");
+  EXPECT_GE(length, 100);
+  EXPECT_LE(length, 300);  // `~` trims whole stream nodes (100 entries each by default)
+}
+
+TEST(RedisQueue, WaitsWithinTheRetryBudgetForRedisToComeBack) {
+  RedisServer server(true);
+  StoredMessages stored(20);
+  Recorder recorder(stored.messages.size());
+  RedisQueueOptions options = options_for(server);
+  options.retry_budget_ms = 5000;
+  auto queue = open_redis_queue(options);
+  server.stop();
+  for (std::size_t i = 0; i < stored.messages.size(); ++i)
+    queue->store(stored.messages[i], recorder.at(i));
+  std::this_thread::sleep_for(700ms);
+  EXPECT_EQ(recorder.done(), 0u) << "answered while Redis was down and the budget not spent";
+  server.start();
+  ASSERT_TRUE(recorder.wait_for(stored.messages.size(), 10s));
+  EXPECT_EQ(recorder.count(StoreStatus::kStored), stored.messages.size());
+  queue->close();
+  EXPECT_EQ(server.xrange("webhooks").size(), stored.messages.size());
+}
+
+TEST(RedisQueue, AnswersUnavailableOnceDownPastTheBudgetThenRecovers) {
+  RedisServer server(false);
+  StoredMessages stored(10);
+  StoredMessages later(10, 1000);
+  Recorder recorder(stored.messages.size());
+  Recorder after(later.messages.size());
+  RedisQueueOptions options = options_for(server);
+  options.retry_budget_ms = 300;
+  auto queue = open_redis_queue(options);
+  server.stop();
+  const auto start = std::chrono::steady_clock::now();
+  for (std::size_t i = 0; i < 5; ++i) queue->store(stored.messages[i], recorder.at(i));
+  ASSERT_TRUE(recorder.wait_for(5, 5s));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 250ms);
+  EXPECT_EQ(recorder.count(StoreStatus::kUnavailable), 5u);
+  EXPECT_FALSE(queue->ready());
+  // Down past the budget: answered inline, without waiting.
+  for (std::size_t i = 5; i < 10; ++i) {
+    queue->store(stored.messages[i], recorder.at(i));
+    EXPECT_EQ(recorder.status(i), static_cast<int>(StoreStatus::kUnavailable));
+  }
+  server.start();
+  ASSERT_TRUE(wait_ready(*queue, 5s));
+  for (std::size_t i = 0; i < later.messages.size(); ++i)
+    queue->store(later.messages[i], after.at(i));
+  ASSERT_TRUE(after.wait_for(later.messages.size(), 5s));
+  EXPECT_EQ(after.count(StoreStatus::kStored), later.messages.size());
+  queue->close();
+}
+
+TEST(RedisQueue, NeverAcknowledgesAnEntryLostWhenRedisIsKilledMidLoad) {
+  RedisServer server(true);  // appendfsync always: an acknowledged XADD survives SIGKILL
+  StoredMessages stored(3000);
+  StoredMessages later(50, 100000);
+  Recorder recorder(stored.messages.size());
+  Recorder after(later.messages.size());
+  RedisQueueOptions options = options_for(server);
+  options.retry_budget_ms = 500;
+  auto queue = open_redis_queue(options);
+  std::thread producer([&] {
+    for (std::size_t i = 0; i < stored.messages.size(); ++i) {
+      queue->store(stored.messages[i], recorder.at(i));
+      if (i % 20 == 0) std::this_thread::sleep_for(1ms);
+    }
+  });
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (recorder.count(StoreStatus::kStored) < 300 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
+  server.stop();
+  producer.join();
+  ASSERT_TRUE(recorder.wait_for(stored.messages.size(), 10s));
+  const std::size_t acknowledged = recorder.count(StoreStatus::kStored);
+  EXPECT_EQ(acknowledged + recorder.count(StoreStatus::kUnavailable), stored.messages.size());
+  EXPECT_LT(acknowledged, stored.messages.size()) << "Redis was killed before the load ended";
+  EXPECT_EQ(recorder.twice(), 0u);
+
+  server.start();
+  std::set<std::string> present;
+  for (Entry& e : server.xrange("webhooks")) present.insert(e["tracking_id"]);
+  std::size_t lost = 0;
+  for (std::size_t i = 0; i < stored.messages.size(); ++i) {
+    if (recorder.status(i) == static_cast<int>(StoreStatus::kStored) &&
+        !present.contains(stored.ids[i]))
+      ++lost;
+  }
+  EXPECT_EQ(lost, 0u) << "acknowledged entries missing after restart";
+
+  ASSERT_TRUE(wait_ready(*queue, 5s));
+  for (std::size_t i = 0; i < later.messages.size(); ++i)
+    queue->store(later.messages[i], after.at(i));
+  ASSERT_TRUE(after.wait_for(later.messages.size(), 5s));
+  EXPECT_EQ(after.count(StoreStatus::kStored), later.messages.size());
+  queue->close();
+}
+
+TEST(RedisQueue, ReportsFullInlineWhenTheInFlightBudgetIsSpent) {
+  RedisServer server(false);
+  StoredMessages stored(8);
+  Recorder recorder(stored.messages.size());
+  RedisQueueOptions options = options_for(server);
+  options.max_in_flight = 5;
+  options.retry_budget_ms = 1000;
+  auto queue = open_redis_queue(options);
+  server.stop();
+  for (std::size_t i = 0; i < stored.messages.size(); ++i)
+    queue->store(stored.messages[i], recorder.at(i));
+  EXPECT_EQ(recorder.count(StoreStatus::kFull), 3u);
+  queue->close();  // waits out the retry budget: every callback fires once
+  EXPECT_EQ(recorder.done(), stored.messages.size());
+  EXPECT_EQ(recorder.count(StoreStatus::kUnavailable), 5u);
+  EXPECT_EQ(recorder.twice(), 0u);
+}
+
+TEST(RedisUrl, ParsesHostPortDatabaseAndCredentials) {
+  std::string reason;
+  auto a = parse_redis_url("redis://cache.internal:6380/2", reason);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->host, "cache.internal");
+  EXPECT_EQ(a->port, 6380);
+  EXPECT_EQ(a->db, 2);
+  auto b = parse_redis_url("redis://inlet:s3cret@10.0.0.5", reason);
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->user, "inlet");
+  EXPECT_EQ(b->password, "s3cret");
+  EXPECT_EQ(b->port, 6379);
+  auto c = parse_redis_url("redis://[::1]:7000", reason);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->host, "::1");
+  EXPECT_EQ(c->port, 7000);
+  auto d = parse_redis_url("unix:///run/redis.sock?db=3", reason);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->unix_path, "/run/redis.sock");
+  EXPECT_EQ(d->db, 3);
+  for (const char* bad : {"http://x", "redis://", "redis://h:0", "redis://h:99999", "redis://h/x",
+                          "rediss://h", "unix://relative"}) {
+    EXPECT_FALSE(parse_redis_url(bad, reason)) << bad;
+    EXPECT_FALSE(reason.empty());
+  }
+}
+
+}  // namespace
+}  // namespace inlet::runtime
