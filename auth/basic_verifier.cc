@@ -30,7 +30,8 @@ void BasicVerifier::authenticate(const AuthRequest& request, AuthCallback& callb
   unsigned char decoded[kMaxCredentials];
   const std::ptrdiff_t n = decode_base64(trim_ows(header.substr(6)), decoded, sizeof decoded);
   if (n <= 0) return answer_error(callback, 401, "malformed Authorization", challenge_);
-  const std::string_view credentials(reinterpret_cast<const char*>(decoded), static_cast<std::size_t>(n));
+  const std::string_view credentials(reinterpret_cast<const char*>(decoded),
+                                     static_cast<std::size_t>(n));
   const std::size_t colon = credentials.find(':');
   if (colon == std::string_view::npos) {
     OPENSSL_cleanse(decoded, sizeof decoded);
@@ -44,9 +45,11 @@ void BasicVerifier::authenticate(const AuthRequest& request, AuthCallback& callb
   const BasicUser* match = nullptr;
   for (const BasicUser& user : users_) {
     // Usernames are not secret, but a length-dependent early exit would still reveal which exist.
-    const bool same_name = user.username.size() == username.size() &&
-                           CRYPTO_memcmp(user.username.data(), username.data(), username.size()) == 0;
-    const bool same_password = CRYPTO_memcmp(user.password_sha256.data(), digest, sizeof digest) == 0;
+    const bool same_name =
+        user.username.size() == username.size() &&
+        CRYPTO_memcmp(user.username.data(), username.data(), username.size()) == 0;
+    const bool same_password =
+        CRYPTO_memcmp(user.password_sha256.data(), digest, sizeof digest) == 0;
     if (same_name & same_password) match = &user;
   }
   OPENSSL_cleanse(decoded, sizeof decoded);

@@ -1,7 +1,8 @@
-// `Authorization: Bearer <token>` against a fixed list of tokens (RFC 6750). Answers, all 401:
-//   no Authorization header       -> "missing credentials", WWW-Authenticate: Bearer realm="<realm>"
-//   not "Bearer <token>"          -> "malformed Authorization", same header
-//   a token that is not listed    -> "invalid token", with error="invalid_token" added
+// `Authorization: Bearer <token>` against a fixed list of tokens (RFC 6750). Answers, all 401
+// with `WWW-Authenticate: Bearer realm="<realm>"`:
+//   no Authorization header     -> "missing credentials"
+//   not "Bearer <token>"        -> "malformed Authorization"
+//   a token that is not listed  -> "invalid token", with error="invalid_token" in the header
 // A token may name a user; the outcome then carries it, otherwise it has no user.
 // Tokens are kept only as SHA-256 digests and every one is compared in constant time on every
 // request, so neither a token's length nor a partial match shows in the timing. Immutable;

@@ -1,5 +1,5 @@
-// The low-level SHA1_*/SHA256_* calls are deprecated in OpenSSL 3 in favour of EVP, but they are the
-// only OpenSSL API whose hash state is a plain struct that can be copied without allocating.
+// The low-level SHA1_*/SHA256_* calls are deprecated in OpenSSL 3 in favour of EVP, but they are
+// the only OpenSSL API whose hash state is a plain struct that can be copied without allocating.
 #define OPENSSL_SUPPRESS_DEPRECATED
 
 #include "auth/hmac_key.h"
@@ -59,7 +59,8 @@ HmacKey::~HmacKey() {
   OPENSSL_cleanse(&outer256_, sizeof outer256_);
 }
 
-void HmacKey::sign(std::initializer_list<std::string_view> parts, unsigned char* out) const noexcept {
+void HmacKey::sign(std::initializer_list<std::string_view> parts,
+                   unsigned char* out) const noexcept {
   if (algorithm_ == HmacAlgorithm::kSha1) {
     SHA_CTX ctx = inner1_;
     for (std::string_view part : parts) SHA1_Update(&ctx, part.data(), part.size());

@@ -39,7 +39,8 @@ class HmacKey {
   SHA256_CTX outer256_{};
 };
 
-// SHA-256 of `data` into 32 bytes at `out`, without the per-call digest fetch of OpenSSL 3's SHA256().
+// SHA-256 of `data` into 32 bytes at `out`, without the per-call digest fetch of OpenSSL 3's
+// SHA256().
 void sha256(std::string_view data, unsigned char* out) noexcept;
 
 }  // namespace inlet::auth

@@ -9,7 +9,8 @@
 namespace inlet::auth {
 
 HmacOptions github_hmac_options() {
-  return HmacOptions{"X-Hub-Signature-256", HmacAlgorithm::kSha256, SignatureEncoding::kHex, "sha256="};
+  return HmacOptions{"X-Hub-Signature-256", HmacAlgorithm::kSha256, SignatureEncoding::kHex,
+                     "sha256="};
 }
 
 HmacVerifier::HmacVerifier(HmacOptions options, const std::vector<std::string>& secrets)
@@ -28,7 +29,8 @@ HmacVerifier::HmacVerifier(HmacOptions options, const std::vector<std::string>& 
 void HmacVerifier::authenticate(const AuthRequest& request, AuthCallback& callback) {
   std::string_view value = trim_ows(request.header(options_.header));
   if (value.empty()) return answer_error(callback, 401, missing_detail_);
-  if (!starts_with_nocase(value, options_.prefix)) return answer_error(callback, 403, malformed_detail_);
+  if (!starts_with_nocase(value, options_.prefix))
+    return answer_error(callback, 403, malformed_detail_);
   value.remove_prefix(options_.prefix.size());
 
   unsigned char given[HmacKey::kMaxSize];

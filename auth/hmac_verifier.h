@@ -2,8 +2,8 @@
 // `github` verifier is this with X-Hub-Signature-256, SHA-256, hex and the prefix "sha256=".
 //
 // The MAC is taken over AuthRequest::body, the DECODED body. Senders sign the bytes of the payload
-// they send; GitHub, Stripe, Slack and Standard Webhooks senders do not compress, so the two are the
-// same. A sender that compresses must sign the uncompressed payload for this check to pass.
+// they send; GitHub, Stripe, Slack and Standard Webhooks senders do not compress, so the two are
+// the same. A sender that compresses must sign the uncompressed payload for this check to pass.
 //
 // Answers:
 //   header absent                              -> 401 "missing <header>"

@@ -6,8 +6,8 @@
 
 namespace inlet::auth {
 
-SlackVerifier::SlackVerifier(const std::vector<std::string>& secrets, std::int64_t tolerance_seconds,
-                             SecondsClock now)
+SlackVerifier::SlackVerifier(const std::vector<std::string>& secrets,
+                             std::int64_t tolerance_seconds, SecondsClock now)
     : tolerance_(tolerance_seconds), now_(std::move(now)) {
   if (secrets.empty()) throw std::invalid_argument("slack verifier needs at least one secret");
   for (const std::string& secret : secrets) {

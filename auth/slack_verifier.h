@@ -2,12 +2,12 @@
 // "v0:{X-Slack-Request-Timestamp}:{body}" (the decoded body; see hmac_verifier.h) keyed with the
 // app's signing secret.
 //
-// Answers:
-//   X-Slack-Signature or X-Slack-Request-Timestamp absent  -> 401 "missing <header>"
-//   timestamp not decimal seconds                          -> 403 "malformed X-Slack-Request-Timestamp"
-//   |now - timestamp| > tolerance                          -> 403 "timestamp outside tolerance"
-//   signature without "v0=" or not 64 hex digits           -> 403 "malformed X-Slack-Signature"
-//   no secret gives that MAC                               -> 403 "invalid signature"
+// Answers (ts = X-Slack-Request-Timestamp):
+//   X-Slack-Signature or ts absent                -> 401 "missing <header>"
+//   ts not decimal seconds                        -> 403 "malformed X-Slack-Request-Timestamp"
+//   |now - ts| > tolerance                        -> 403 "timestamp outside tolerance"
+//   signature not "v0=" and 64 hex digits         -> 403 "malformed X-Slack-Signature"
+//   no secret gives that MAC                      -> 403 "invalid signature"
 // Several secrets may be configured (rotation). Immutable after construction; thread-safe if `now`
 // is.
 #pragma once

@@ -19,7 +19,8 @@ std::optional<std::string> decode_standard_webhooks_secret(std::string_view secr
 StandardWebhooksVerifier::StandardWebhooksVerifier(const std::vector<std::string>& secrets,
                                                    std::int64_t tolerance_seconds, SecondsClock now)
     : tolerance_(tolerance_seconds), now_(std::move(now)) {
-  if (secrets.empty()) throw std::invalid_argument("standard_webhooks verifier needs at least one secret");
+  if (secrets.empty())
+    throw std::invalid_argument("standard_webhooks verifier needs at least one secret");
   for (std::size_t i = 0; i < secrets.size(); ++i) {
     std::optional<std::string> key = decode_standard_webhooks_secret(secrets[i]);
     if (!key) {

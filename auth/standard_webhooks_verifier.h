@@ -32,7 +32,8 @@ std::optional<std::string> decode_standard_webhooks_secret(std::string_view secr
 class StandardWebhooksVerifier final : public Authenticator {
  public:
   // Throws std::invalid_argument when `secrets` is empty or one does not decode.
-  StandardWebhooksVerifier(const std::vector<std::string>& secrets, std::int64_t tolerance_seconds = 300,
+  StandardWebhooksVerifier(const std::vector<std::string>& secrets,
+                           std::int64_t tolerance_seconds = 300,
                            SecondsClock now = system_seconds_clock());
   void authenticate(const AuthRequest& request, AuthCallback& callback) override;
 

@@ -22,8 +22,8 @@ void for_each_item(std::string_view header, Fn&& fn) {
 
 }  // namespace
 
-StripeVerifier::StripeVerifier(const std::vector<std::string>& secrets, std::int64_t tolerance_seconds,
-                               SecondsClock now)
+StripeVerifier::StripeVerifier(const std::vector<std::string>& secrets,
+                               std::int64_t tolerance_seconds, SecondsClock now)
     : tolerance_(tolerance_seconds), now_(std::move(now)) {
   if (secrets.empty()) throw std::invalid_argument("stripe verifier needs at least one secret");
   for (const std::string& secret : secrets) {

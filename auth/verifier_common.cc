@@ -46,7 +46,8 @@ std::ptrdiff_t decode_hex(std::string_view in, unsigned char* out, std::size_t c
   return static_cast<std::ptrdiff_t>(in.size() / 2);
 }
 
-std::ptrdiff_t decode_base64(std::string_view in, unsigned char* out, std::size_t capacity) noexcept {
+std::ptrdiff_t decode_base64(std::string_view in, unsigned char* out,
+                             std::size_t capacity) noexcept {
   std::size_t padding = 0;
   while (padding < 2 && !in.empty() && in.back() == '=') {
     in.remove_suffix(1);

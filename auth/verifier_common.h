@@ -18,10 +18,11 @@ using SecondsClock = std::function<std::int64_t()>;
 SecondsClock system_seconds_clock();
 
 // Decoders return the number of bytes written, or -1 when the input is not valid or would not fit
-// in `capacity`. Hex takes either case. Base64 takes the standard and the URL-safe alphabet, with or
-// without '=' padding.
+// in `capacity`. Hex takes either case. Base64 takes the standard and the URL-safe alphabet, with
+// or without '=' padding.
 std::ptrdiff_t decode_hex(std::string_view in, unsigned char* out, std::size_t capacity) noexcept;
-std::ptrdiff_t decode_base64(std::string_view in, unsigned char* out, std::size_t capacity) noexcept;
+std::ptrdiff_t decode_base64(std::string_view in, unsigned char* out,
+                             std::size_t capacity) noexcept;
 
 std::string_view trim_ows(std::string_view value) noexcept;  // spaces and tabs, both ends
 bool starts_with_nocase(std::string_view value, std::string_view prefix) noexcept;

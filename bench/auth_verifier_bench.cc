@@ -46,12 +46,14 @@ std::string base64(const unsigned char* bytes, std::size_t n) {
 
 class CountingCallback final : public AuthCallback {
  public:
-  void on_auth_done(AuthOutcome&& outcome) noexcept override { accepted += outcome.verdict == Verdict::kAccept; }
+  void on_auth_done(AuthOutcome&& outcome) noexcept override {
+    accepted += outcome.verdict == Verdict::kAccept;
+  }
   std::int64_t accepted = 0;
 };
 
-void run_verifier(benchmark::State& state, Authenticator& verifier, const std::vector<Header>& headers,
-                  const std::string& body) {
+void run_verifier(benchmark::State& state, Authenticator& verifier,
+                  const std::vector<Header>& headers, const std::string& body) {
   AuthRequest request;
   request.method = "POST";
   request.target = "/";
@@ -62,7 +64,8 @@ void run_verifier(benchmark::State& state, Authenticator& verifier, const std::v
     verifier.authenticate(request, callback);
     benchmark::DoNotOptimize(callback.accepted);
   }
-  if (callback.accepted != static_cast<std::int64_t>(state.iterations())) state.SkipWithError("signature refused");
+  if (callback.accepted != static_cast<std::int64_t>(state.iterations()))
+    state.SkipWithError("signature refused");
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * body.size()));
 }
 
@@ -108,7 +111,8 @@ void BM_StandardWebhooksVerify(benchmark::State& state) {
   const std::string id = "msg_p5jXN8AQM9LWM0D4loKWxJek";
   const std::string timestamp = std::to_string(kNow);
   unsigned char mac[HmacKey::kMaxSize];
-  HmacKey(HmacAlgorithm::kSha256, *decode_standard_webhooks_secret(kWhsec)).sign({id, ".", timestamp, ".", body}, mac);
+  HmacKey(HmacAlgorithm::kSha256, *decode_standard_webhooks_secret(kWhsec))
+      .sign({id, ".", timestamp, ".", body}, mac);
   const std::string signature = "v1," + base64(mac, 32);
   const std::vector<Header> headers = {{"Content-Type", "application/json"},
                                        {"webhook-id", id},

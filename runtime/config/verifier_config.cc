@@ -70,7 +70,8 @@ struct Secret {
   int line = -1;
 };
 
-// Marks the keys a section knows as read so finish() reports any other key before secrets are loaded.
+// Marks the keys a section knows as read so finish() reports any other key before secrets are
+// loaded.
 void only_keys(ConfigMap& map, std::initializer_list<std::string_view> keys) {
   for (std::string_view key : keys) map.raw(key);
   map.finish();
@@ -118,8 +119,8 @@ std::optional<Secret> read_secret(ConfigMap& map, std::string_view literal, std:
 // A list whose items are a literal string or {value|env|file}; `each` sees every item's map so
 // callers can read extra keys (a bearer token's `user`). Items are finished here.
 template <typename Each>
-void read_secret_list(ConfigMap& map, std::string_view key, std::initializer_list<std::string_view> extra_keys,
-                      Each&& each) {
+void read_secret_list(ConfigMap& map, std::string_view key,
+                      std::initializer_list<std::string_view> extra_keys, Each&& each) {
   const YAML::Node list = map.raw(key);
   if (list.IsNull()) return;
   if (!list.IsSequence()) map.fail(key, "must be a list");
@@ -134,7 +135,8 @@ void read_secret_list(ConfigMap& map, std::string_view key, std::initializer_lis
       continue;
     }
     if (!item.IsMap()) {
-      throw ConfigError(path, "must be a string or a mapping with one of value, env, file", line_of(item));
+      throw ConfigError(path, "must be a string or a mapping with one of value, env, file",
+                        line_of(item));
     }
     ConfigMap entry(item, path);
     for (std::string_view extra : extra_keys) entry.raw(extra);
@@ -149,8 +151,10 @@ void read_secret_list(ConfigMap& map, std::string_view key, std::initializer_lis
 std::vector<Secret> read_signing_secrets(ConfigMap& map) {
   std::optional<Secret> single = read_secret(map, "secret", "secret_env", "secret_file");
   std::vector<Secret> list;
-  read_secret_list(map, "secrets", {}, [&](Secret secret, ConfigMap&) { list.push_back(std::move(secret)); });
-  if (single && !list.empty()) map.fail("secrets", "give either secret/secret_env/secret_file or secrets, not both");
+  read_secret_list(map, "secrets", {},
+                   [&](Secret secret, ConfigMap&) { list.push_back(std::move(secret)); });
+  if (single && !list.empty())
+    map.fail("secrets", "give either secret/secret_env/secret_file or secrets, not both");
   if (single) return {std::move(*single)};
   if (list.empty()) map.fail("secret", "is required (or secret_env, secret_file, secrets)");
   return list;
@@ -174,12 +178,17 @@ std::shared_ptr<auth::Authenticator> parse_basic(ConfigMap& map) {
     user.username = item.required_string("username");
     if (user.username.find(':') != std::string::npos) item.fail("username", "must not contain ':'");
     for (const auth::BasicUser& other : users) {
-      if (other.username == user.username) item.fail("username", "duplicate user '" + user.username + "'");
+      if (other.username == user.username)
+        item.fail("username", "duplicate user '" + user.username + "'");
     }
-    std::optional<Secret> hash = read_secret(item, "password_sha256", "password_sha256_env", "password_sha256_file");
-    if (!hash) item.fail("password_sha256", "is required (or password_sha256_env, password_sha256_file)");
-    if (auth::decode_hex(hash->value, user.password_sha256.data(), user.password_sha256.size()) != 32) {
-      throw ConfigError(hash->path, "must be 64 hex digits, the SHA-256 of the password", hash->line);
+    std::optional<Secret> hash =
+        read_secret(item, "password_sha256", "password_sha256_env", "password_sha256_file");
+    if (!hash)
+      item.fail("password_sha256", "is required (or password_sha256_env, password_sha256_file)");
+    if (auth::decode_hex(hash->value, user.password_sha256.data(), user.password_sha256.size()) !=
+        32) {
+      throw ConfigError(hash->path, "must be 64 hex digits, the SHA-256 of the password",
+                        hash->line);
     }
     users.push_back(std::move(user));
   }
@@ -203,14 +212,16 @@ std::shared_ptr<auth::Authenticator> parse_hmac(ConfigMap& map, bool github) {
     std::vector<Secret> secrets = read_signing_secrets(map);
     return std::make_shared<auth::HmacVerifier>(auth::github_hmac_options(), values(secrets));
   }
-  only_keys(map, {"type", "header", "algorithm", "encoding", "prefix", "secret", "secret_env", "secret_file",
-                  "secrets"});
+  only_keys(map, {"type", "header", "algorithm", "encoding", "prefix", "secret", "secret_env",
+                  "secret_file", "secrets"});
   auth::HmacOptions options;
   options.header = map.required_string("header");
-  options.algorithm = map.choice("algorithm", "sha256", {"sha1", "sha256"}) == "sha1" ? auth::HmacAlgorithm::kSha1
-                                                                                     : auth::HmacAlgorithm::kSha256;
-  options.encoding = map.choice("encoding", "hex", {"hex", "base64"}) == "base64" ? auth::SignatureEncoding::kBase64
-                                                                                 : auth::SignatureEncoding::kHex;
+  options.algorithm = map.choice("algorithm", "sha256", {"sha1", "sha256"}) == "sha1"
+                          ? auth::HmacAlgorithm::kSha1
+                          : auth::HmacAlgorithm::kSha256;
+  options.encoding = map.choice("encoding", "hex", {"hex", "base64"}) == "base64"
+                         ? auth::SignatureEncoding::kBase64
+                         : auth::SignatureEncoding::kHex;
   options.prefix = map.string("prefix", "");
   std::vector<Secret> secrets = read_signing_secrets(map);
   return std::make_shared<auth::HmacVerifier>(std::move(options), values(secrets));
@@ -218,7 +229,8 @@ std::shared_ptr<auth::Authenticator> parse_hmac(ConfigMap& map, bool github) {
 
 std::shared_ptr<auth::Authenticator> parse_timestamped(ConfigMap& map, std::string_view type) {
   only_keys(map, {"type", "tolerance_seconds", "secret", "secret_env", "secret_file", "secrets"});
-  const std::int64_t tolerance = map.integer("tolerance_seconds", kDefaultTolerance, 1, kMaxTolerance);
+  const std::int64_t tolerance =
+      map.integer("tolerance_seconds", kDefaultTolerance, 1, kMaxTolerance);
   std::vector<Secret> secrets = read_signing_secrets(map);
   if (type == "standard_webhooks") {
     for (const Secret& s : secrets) {

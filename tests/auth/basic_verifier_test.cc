@@ -14,11 +14,14 @@ using testing::to_base64;
 
 BasicUser user(std::string name, std::string_view password) {
   BasicUser u{std::move(name), {}};
-  SHA256(reinterpret_cast<const unsigned char*>(password.data()), password.size(), u.password_sha256.data());
+  SHA256(reinterpret_cast<const unsigned char*>(password.data()), password.size(),
+         u.password_sha256.data());
   return u;
 }
 
-BasicVerifier make_verifier() { return BasicVerifier({user("alice", "wonderland"), user("bob", "b:u:i:l:d")}); }
+BasicVerifier make_verifier() {
+  return BasicVerifier({user("alice", "wonderland"), user("bob", "b:u:i:l:d")});
+}
 
 AuthOutcome run(BasicVerifier& verifier, std::string authorization) {
   return TestRequest().header("Authorization", std::move(authorization)).run(verifier);
@@ -48,7 +51,8 @@ TEST(BasicVerifier, SplitsAtTheFirstColonSoPasswordsMayHoldColons) {
 
 TEST(BasicVerifier, RefusesAWrongPassword) {
   BasicVerifier verifier = make_verifier();
-  expect_challenge(run(verifier, "Basic " + to_base64("alice:looking-glass")), "invalid credentials");
+  expect_challenge(run(verifier, "Basic " + to_base64("alice:looking-glass")),
+                   "invalid credentials");
 }
 
 TEST(BasicVerifier, RefusesAnotherUsersPassword) {
@@ -64,9 +68,11 @@ TEST(BasicVerifier, ChallengesARequestWithoutAuthorization) {
 
 TEST(BasicVerifier, RefusesMalformedHeaders) {
   BasicVerifier verifier = make_verifier();
-  expect_challenge(run(verifier, "Bearer " + to_base64("alice:wonderland")), "malformed Authorization");
+  expect_challenge(run(verifier, "Bearer " + to_base64("alice:wonderland")),
+                   "malformed Authorization");
   expect_challenge(run(verifier, "Basic !!!notbase64"), "malformed Authorization");
-  expect_challenge(run(verifier, "Basic " + to_base64("alice-without-colon")), "malformed Authorization");
+  expect_challenge(run(verifier, "Basic " + to_base64("alice-without-colon")),
+                   "malformed Authorization");
   expect_challenge(run(verifier, "Basic "), "malformed Authorization");
   expect_challenge(run(verifier, "Basic " + std::string(4000, 'A')), "malformed Authorization");
 }
@@ -78,7 +84,9 @@ TEST(BasicVerifier, UsesTheConfiguredRealm) {
   EXPECT_EQ(outcome.headers[0].second, "Basic realm=\"orders\"");
 }
 
-TEST(BasicVerifier, RefusesAnEmptyUserList) { EXPECT_THROW(BasicVerifier({}), std::invalid_argument); }
+TEST(BasicVerifier, RefusesAnEmptyUserList) {
+  EXPECT_THROW(BasicVerifier({}), std::invalid_argument);
+}
 
 }  // namespace
 }  // namespace inlet::auth

@@ -39,7 +39,8 @@ TEST(HmacKey, MatchesOpenSslHmacForEveryKeyLengthAroundTheBlockSize) {
 
 TEST(HmacKey, SignsTheConcatenationOfItsParts) {
   const HmacKey key(HmacAlgorithm::kSha256, "secret");
-  EXPECT_EQ(sign(key, {"id", ".", "123", ".", "{}"}), raw_hmac(EVP_sha256(), "secret", "id.123.{}"));
+  EXPECT_EQ(sign(key, {"id", ".", "123", ".", "{}"}),
+            raw_hmac(EVP_sha256(), "secret", "id.123.{}"));
   EXPECT_EQ(sign(key, {}), raw_hmac(EVP_sha256(), "secret", ""));
 }
 

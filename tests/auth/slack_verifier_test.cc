@@ -17,9 +17,11 @@ constexpr std::int64_t kDocTimestamp = 1531420618;
 constexpr std::string_view kDocBody =
     "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&"
     "channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&"
-    "response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&"
+    "response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%"
+    "2F96rGlfmibIGlgcZRskXaIFfN&"
     "trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
-constexpr std::string_view kDocSignature = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503";
+constexpr std::string_view kDocSignature =
+    "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503";
 
 SlackVerifier make_verifier(std::vector<std::string> secrets = {std::string(kDocSecret)},
                             std::int64_t now = kDocTimestamp + 60) {
@@ -48,15 +50,17 @@ TEST(SlackVerifier, AcceptsSlacksPublishedExample) {
 TEST(SlackVerifier, RefusesAWrongSignatureAndATamperedBody) {
   SlackVerifier verifier = make_verifier();
   expect_http_error(run(verifier, sign("other-secret", kDocTimestamp)), 403, "invalid signature");
-  expect_http_error(run(verifier, std::string(kDocSignature), kDocTimestamp, R"({"tampered":true})"), 403,
-                    "invalid signature");
+  expect_http_error(
+      run(verifier, std::string(kDocSignature), kDocTimestamp, R"({"tampered":true})"), 403,
+      "invalid signature");
 }
 
 TEST(SlackVerifier, RefusesTimestampsOutsideTheTolerance) {
   SlackVerifier verifier = make_verifier({std::string(kDocSecret)}, kDocTimestamp + 301);
   expect_http_error(run(verifier, std::string(kDocSignature)), 403, "timestamp outside tolerance");
   SlackVerifier real_clock({std::string(kDocSecret)});
-  expect_http_error(run(real_clock, std::string(kDocSignature)), 403, "timestamp outside tolerance");
+  expect_http_error(run(real_clock, std::string(kDocSignature)), 403,
+                    "timestamp outside tolerance");
 }
 
 TEST(SlackVerifier, AcceptsTheSecondSecretDuringRotation) {
@@ -69,8 +73,9 @@ TEST(SlackVerifier, AnswersMissingHeadersWith401) {
   SlackVerifier verifier = make_verifier();
   expect_http_error(TestRequest().header("X-Slack-Request-Timestamp", "1").run(verifier), 401,
                     "missing X-Slack-Signature");
-  expect_http_error(TestRequest().header("X-Slack-Signature", std::string(kDocSignature)).run(verifier), 401,
-                    "missing X-Slack-Request-Timestamp");
+  expect_http_error(
+      TestRequest().header("X-Slack-Signature", std::string(kDocSignature)).run(verifier), 401,
+      "missing X-Slack-Request-Timestamp");
 }
 
 TEST(SlackVerifier, RefusesMalformedHeaders) {

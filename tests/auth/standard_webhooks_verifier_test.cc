@@ -23,14 +23,16 @@ SecondsClock fixed_clock(std::int64_t now) {
   return [now] { return now; };
 }
 
-std::string sign(std::string_view whsec, std::string_view id, std::int64_t ts, std::string_view body) {
+std::string sign(std::string_view whsec, std::string_view id, std::int64_t ts,
+                 std::string_view body) {
   const std::string key = *decode_standard_webhooks_secret(whsec);
-  return "v1," + to_base64(raw_hmac(EVP_sha256(), key, std::string(id) + "." + std::to_string(ts) + "." +
-                                                        std::string(body)));
+  return "v1," +
+         to_base64(raw_hmac(EVP_sha256(), key,
+                            std::string(id) + "." + std::to_string(ts) + "." + std::string(body)));
 }
 
-AuthOutcome run(StandardWebhooksVerifier& verifier, std::string signature, std::int64_t ts = kSpecTimestamp,
-                std::string body = std::string(kSpecBody)) {
+AuthOutcome run(StandardWebhooksVerifier& verifier, std::string signature,
+                std::int64_t ts = kSpecTimestamp, std::string body = std::string(kSpecBody)) {
   return TestRequest()
       .header("webhook-id", std::string(kSpecId))
       .header("Webhook-Timestamp", std::to_string(ts))
@@ -40,13 +42,15 @@ AuthOutcome run(StandardWebhooksVerifier& verifier, std::string signature, std::
 }
 
 TEST(StandardWebhooksVerifier, AcceptsThePublishedTestVector) {
-  StandardWebhooksVerifier verifier({std::string(kSpecSecret)}, 300, fixed_clock(kSpecTimestamp + 10));
+  StandardWebhooksVerifier verifier({std::string(kSpecSecret)}, 300,
+                                    fixed_clock(kSpecTimestamp + 10));
   EXPECT_EQ(run(verifier, std::string(kSpecSignature)).verdict, Verdict::kAccept);
   EXPECT_EQ(sign(kSpecSecret, kSpecId, kSpecTimestamp, kSpecBody), kSpecSignature);
 }
 
 TEST(StandardWebhooksVerifier, AcceptsASecretWithoutTheWhsecPrefix) {
-  StandardWebhooksVerifier verifier({std::string(kSpecSecret.substr(6))}, 300, fixed_clock(kSpecTimestamp));
+  StandardWebhooksVerifier verifier({std::string(kSpecSecret.substr(6))}, 300,
+                                    fixed_clock(kSpecTimestamp));
   EXPECT_EQ(run(verifier, std::string(kSpecSignature)).verdict, Verdict::kAccept);
 }
 
@@ -59,16 +63,19 @@ TEST(StandardWebhooksVerifier, FindsTheMatchingEntryInASignatureList) {
 TEST(StandardWebhooksVerifier, RefusesAWrongSignature) {
   StandardWebhooksVerifier verifier({std::string(kSpecSecret)}, 300, fixed_clock(kSpecTimestamp));
   const std::string other = "whsec_" + to_base64("another key of some length");
-  expect_http_error(run(verifier, sign(other, kSpecId, kSpecTimestamp, kSpecBody)), 403, "invalid signature");
+  expect_http_error(run(verifier, sign(other, kSpecId, kSpecTimestamp, kSpecBody)), 403,
+                    "invalid signature");
   expect_http_error(run(verifier, "v1,bm9wZQ=="), 403, "invalid signature");
   // The right MAC under a version this verifier does not know.
-  expect_http_error(run(verifier, "v2," + std::string(kSpecSignature.substr(3))), 403, "invalid signature");
+  expect_http_error(run(verifier, "v2," + std::string(kSpecSignature.substr(3))), 403,
+                    "invalid signature");
 }
 
 TEST(StandardWebhooksVerifier, RefusesATamperedBody) {
   StandardWebhooksVerifier verifier({std::string(kSpecSecret)}, 300, fixed_clock(kSpecTimestamp));
-  expect_http_error(run(verifier, std::string(kSpecSignature), kSpecTimestamp, R"({"test": 2432232315})"), 403,
-                    "invalid signature");
+  expect_http_error(
+      run(verifier, std::string(kSpecSignature), kSpecTimestamp, R"({"test": 2432232315})"), 403,
+      "invalid signature");
 }
 
 TEST(StandardWebhooksVerifier, RefusesTimestampsOutsideTheTolerance) {
@@ -78,7 +85,8 @@ TEST(StandardWebhooksVerifier, RefusesTimestampsOutsideTheTolerance) {
                       "timestamp outside tolerance");
   }
   for (std::int64_t ts : {kSpecTimestamp - 300, kSpecTimestamp + 300}) {
-    EXPECT_EQ(run(verifier, sign(kSpecSecret, kSpecId, ts, kSpecBody), ts).verdict, Verdict::kAccept);
+    EXPECT_EQ(run(verifier, sign(kSpecSecret, kSpecId, ts, kSpecBody), ts).verdict,
+              Verdict::kAccept);
   }
 }
 
@@ -89,21 +97,26 @@ TEST(StandardWebhooksVerifier, RefusesTheSpecVectorAgainstTheRealClock) {
 
 TEST(StandardWebhooksVerifier, AcceptsTheSecondSecretDuringRotation) {
   const std::string old_secret = "whsec_" + to_base64("the old key, 32 bytes long......");
-  StandardWebhooksVerifier verifier({old_secret, std::string(kSpecSecret)}, 300, fixed_clock(kSpecTimestamp));
+  StandardWebhooksVerifier verifier({old_secret, std::string(kSpecSecret)}, 300,
+                                    fixed_clock(kSpecTimestamp));
   EXPECT_EQ(run(verifier, std::string(kSpecSignature)).verdict, Verdict::kAccept);
-  EXPECT_EQ(run(verifier, sign(old_secret, kSpecId, kSpecTimestamp, kSpecBody)).verdict, Verdict::kAccept);
+  EXPECT_EQ(run(verifier, sign(old_secret, kSpecId, kSpecTimestamp, kSpecBody)).verdict,
+            Verdict::kAccept);
 }
 
 TEST(StandardWebhooksVerifier, AnswersEachMissingHeaderWith401) {
   StandardWebhooksVerifier verifier({std::string(kSpecSecret)}, 300, fixed_clock(kSpecTimestamp));
   const std::string ts = std::to_string(kSpecTimestamp);
   const std::string sig(kSpecSignature);
-  expect_http_error(TestRequest().header("webhook-timestamp", ts).header("webhook-signature", sig).run(verifier),
-                    401, "missing webhook-id");
-  expect_http_error(TestRequest().header("webhook-id", "x").header("webhook-signature", sig).run(verifier), 401,
-                    "missing webhook-timestamp");
-  expect_http_error(TestRequest().header("webhook-id", "x").header("webhook-timestamp", ts).run(verifier), 401,
-                    "missing webhook-signature");
+  expect_http_error(
+      TestRequest().header("webhook-timestamp", ts).header("webhook-signature", sig).run(verifier),
+      401, "missing webhook-id");
+  expect_http_error(
+      TestRequest().header("webhook-id", "x").header("webhook-signature", sig).run(verifier), 401,
+      "missing webhook-timestamp");
+  expect_http_error(
+      TestRequest().header("webhook-id", "x").header("webhook-timestamp", ts).run(verifier), 401,
+      "missing webhook-signature");
 }
 
 TEST(StandardWebhooksVerifier, RefusesAMalformedTimestamp) {

@@ -19,7 +19,8 @@ std::unique_ptr<Authenticator> make_basic_then_github() {
   SHA256(reinterpret_cast<const unsigned char*>("pw"), 2, alice.password_sha256.data());
   std::vector<std::unique_ptr<Authenticator>> members;
   members.push_back(std::make_unique<BasicVerifier>(std::vector<BasicUser>{alice}));
-  members.push_back(std::make_unique<HmacVerifier>(github_hmac_options(), std::vector<std::string>{"s"}));
+  members.push_back(
+      std::make_unique<HmacVerifier>(github_hmac_options(), std::vector<std::string>{"s"}));
   return make_chain(std::move(members));
 }
 

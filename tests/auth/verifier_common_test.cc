@@ -10,13 +10,15 @@ namespace {
 std::string hex(std::string_view in, std::size_t capacity = 64) {
   unsigned char out[64];
   const std::ptrdiff_t n = decode_hex(in, out, capacity);
-  return n < 0 ? "<error>" : std::string(reinterpret_cast<const char*>(out), static_cast<std::size_t>(n));
+  return n < 0 ? "<error>"
+               : std::string(reinterpret_cast<const char*>(out), static_cast<std::size_t>(n));
 }
 
 std::string b64(std::string_view in, std::size_t capacity = 64) {
   unsigned char out[64];
   const std::ptrdiff_t n = decode_base64(in, out, capacity);
-  return n < 0 ? "<error>" : std::string(reinterpret_cast<const char*>(out), static_cast<std::size_t>(n));
+  return n < 0 ? "<error>"
+               : std::string(reinterpret_cast<const char*>(out), static_cast<std::size_t>(n));
 }
 
 TEST(DecodeHex, TakesBothCases) {
