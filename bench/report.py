@@ -4,12 +4,15 @@ Every inlet figure is also given as a ratio to nginx (same payload and encoding)
 peer (same payload, encoding, authenticator and ack), both measured in the same run.
 """
 import json
+import math
+import sys
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import ticker  # noqa: E402
 
 COLORS = {"nginx": "#8c8c8c", "inlet": "#1f77b4", "fastapi": "#ff7f0e"}
 NAMES = {"nginx": "nginx", "inlet": "inlet", "fastapi": "FastAPI"}
@@ -153,28 +156,45 @@ def memory_table(document):
     return "\n".join(lines)
 
 
+def short(value):
+    if value >= 1000:
+        return f"{value / 1000:.1f}k"
+    return f"{value:.0f}" if value >= 10 else f"{value:.2f}"
+
+
 def grouped_bars(axis, table, names, value, log=True):
+    """One group of bars per workload, one bar per server; a server that did not run says why."""
     width = 0.8 / len(SERVERS)
-    plotted = False
+    plotted = []
     for slot, server in enumerate(SERVERS):
         xs, ys = [], []
         for position, name in enumerate(names):
             result = table[name].get(server)
             v = value(result) if ok(result) else None
+            x = position + (slot - 1) * width
             if v:
-                xs.append(position + (slot - 1) * width)
+                xs.append(x)
                 ys.append(v)
+            elif result is not None:
+                axis.annotate(result["status"].replace("not available", "n/a"), (x, 0), xycoords=(
+                    "data", "axes fraction"), ha="center", va="bottom", rotation=90, fontsize=7,
+                    color=COLORS[server], xytext=(0, 3), textcoords="offset points")
         bars = axis.bar(xs, ys, width, label=NAMES[server], color=COLORS[server])
-        plotted = plotted or bool(ys)
+        plotted += ys
         for bar, y in zip(bars, ys):
-            text = f"{y / 1000:.1f}k" if y >= 1000 else (f"{y:.0f}" if y >= 10 else f"{y:.2f}")
-            axis.annotate(text, (bar.get_x() + bar.get_width() / 2, y), ha="center", va="bottom",
+            axis.annotate(short(y), (bar.get_x() + bar.get_width() / 2, y), ha="center", va="bottom",
                           fontsize=7, xytext=(0, 1), textcoords="offset points")
     axis.set_xticks(range(len(names)))
     axis.set_xticklabels(names, rotation=30, ha="right", fontsize=8)
     if log and plotted:
         axis.set_yscale("log")
-    axis.grid(axis="y", alpha=0.3, which="both")
+        # Bars on a log axis start at the bottom limit: put it a decade under the smallest value so
+        # bar heights compare, and label ticks plainly.
+        low = 10 ** math.floor(math.log10(min(plotted)) - 0.5)
+        axis.set_ylim(bottom=low, top=max(plotted) * 3)
+        axis.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: short(v)))
+        axis.yaxis.set_minor_formatter(ticker.NullFormatter())
+    axis.grid(axis="y", alpha=0.3, which="major")
 
 
 def plots(out, document):
@@ -323,3 +343,11 @@ def summary_table(document):
         if index == 0:
             text.append("  ".join("-" * w for w in widths))
     return "\n".join(text)
+
+
+if __name__ == "__main__":
+    # Re-renders a result directory from its results.json: python3 bench/report.py DIR
+    directory = Path(sys.argv[1])
+    saved = json.loads((directory / "results.json").read_text())
+    write(directory, saved)
+    print(summary_table(saved))

@@ -99,6 +99,17 @@ def cpu_seconds(pid):
     return total / CLOCK_TICKS
 
 
+def wait_idle(pid, timeout=15.0, busy_fraction=0.05):
+    """Waits until the server tree uses under 5% of a core, so leftovers of one run do not skew the next."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        before = cpu_seconds(pid)
+        time.sleep(0.2)
+        if cpu_seconds(pid) - before <= 0.2 * busy_fraction:
+            return True
+    return False
+
+
 def memory_kib(pid, field):
     """Sum of a /proc/<pid>/status field (VmRSS, VmHWM) over the process tree, in KiB."""
     total = 0
