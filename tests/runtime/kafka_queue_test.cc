@@ -8,6 +8,7 @@
 #include <map>
 #include <thread>
 
+#include "runtime/config/node_config.h"
 #include "tests/runtime/edge_test_support.h"
 
 namespace inlet::runtime {
@@ -248,6 +249,42 @@ TEST(KafkaQueue, RejectsAnUnknownLibrdkafkaProperty) {
   options.topic = "webhooks";
   options.properties = {{"no.such.property", "1"}};
   EXPECT_THROW(open_kafka_queue(options), std::runtime_error);
+}
+
+}  // namespace
+}  // namespace inlet::runtime
+
+namespace inlet::runtime {
+namespace {
+
+std::string kafka_config_error(const std::string& yaml) {
+  ConfigMap queue(YAML::Load(yaml), "edges[0].queue");
+  try {
+    parse_kafka_queue(queue);
+  } catch (const ConfigError& e) {
+    return e.path();
+  }
+  return "";
+}
+
+TEST(KafkaQueueConfig, RefusesBadSettingsWithTheKeyPath) {
+  EXPECT_EQ(kafka_config_error("{type: kafka, topic: t}"), "edges[0].queue.brokers");
+  EXPECT_EQ(kafka_config_error("{type: kafka, brokers: b:9092}"), "edges[0].queue.topic");
+  EXPECT_EQ(kafka_config_error("{type: kafka, brokers: b, topic: t, bogus: 1}"),
+            "edges[0].queue.bogus");
+  EXPECT_EQ(kafka_config_error("{type: kafka, brokers: b, topic: t, key: 'a..b'}"),
+            "edges[0].queue.key");
+  EXPECT_EQ(kafka_config_error("{type: kafka, brokers: b, topic: t, max_in_flight: 0}"),
+            "edges[0].queue.max_in_flight");
+  EXPECT_EQ(kafka_config_error("{type: kafka, brokers: b, topic: t, properties: {no.such: 1}}"),
+            "edges[0].queue.properties.no.such");
+  EXPECT_EQ(kafka_config_error(
+                "{type: kafka, brokers: b, topic: t, properties: {enable.idempotence: false}}"),
+            "edges[0].queue.properties.enable.idempotence");
+  EXPECT_EQ(kafka_config_error(
+                "{type: kafka, brokers: b, topic: t, key: data.id, max_in_flight: 10, "
+                "delivery_timeout_ms: 5000, properties: {linger.ms: 1, compression.type: lz4}}"),
+            "");
 }
 
 }  // namespace

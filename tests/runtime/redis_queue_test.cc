@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "runtime/config/node_config.h"
 #include "tests/runtime/edge_test_support.h"
 
 extern char** environ;
@@ -359,6 +360,33 @@ TEST(RedisUrl, ParsesHostPortDatabaseAndCredentials) {
     EXPECT_FALSE(parse_redis_url(bad, reason)) << bad;
     EXPECT_FALSE(reason.empty());
   }
+}
+
+}  // namespace
+}  // namespace inlet::runtime
+
+namespace inlet::runtime {
+namespace {
+
+std::string redis_config_error(const std::string& yaml) {
+  ConfigMap queue(YAML::Load(yaml), "edges[0].queue");
+  try {
+    parse_redis_queue(queue);
+  } catch (const ConfigError& e) {
+    return e.path();
+  }
+  return "";
+}
+
+TEST(RedisQueueConfig, RefusesBadSettingsWithTheKeyPath) {
+  EXPECT_EQ(redis_config_error("{type: redis}"), "edges[0].queue.stream");
+  EXPECT_EQ(redis_config_error("{type: redis, stream: s, url: 'http://x'}"), "edges[0].queue.url");
+  EXPECT_EQ(redis_config_error("{type: redis, stream: s, maxlen: -1}"), "edges[0].queue.maxlen");
+  EXPECT_EQ(redis_config_error("{type: redis, stream: s, topic: t}"), "edges[0].queue.topic");
+  EXPECT_EQ(redis_config_error(
+                "{type: redis, stream: s, url: 'redis://r:6380/1', maxlen: 1000, max_in_flight: 5, "
+                "retry_budget_ms: 100}"),
+            "");
 }
 
 }  // namespace
