@@ -406,6 +406,8 @@ def main(argv):
         raise KeyboardInterrupt()
 
     signal.signal(signal.SIGTERM, on_term)
+    # A shell starting us in the background ignores SIGINT; Ctrl-C must still stop everything.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     load_at_start = os.getloadavg()[0]
     tmp = tempfile.mkdtemp(prefix="inlet-bench-")
     started = time.monotonic()
