@@ -277,6 +277,9 @@ def run_scenario(scenario, index, settings, context, progress):
         bad = sum(n for code, n in latency["status"].items() if code != "200") + latency["errors"]
         if bad:
             result["note"] += f"latency run: {bad} failed or non-200 answers. "
+        if latency["achieved_rate"] < 0.95 * latency["target_rate"]:
+            result["note"] += (f"latency run answered {latency['achieved_rate']:,.0f} of "
+                               f"{latency['target_rate']:,.0f} req/s offered: the figures include queueing. ")
 
         if context["idle_for"].get(scenario.server) == scenario:
             idle = measure_idle(context["loadgen"], server, manifest, settings.idle_connections,
