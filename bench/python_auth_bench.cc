@@ -2,8 +2,8 @@
 // hand-off through the MPSC queue and eventfd to the interpreter thread, the call, the outcome and
 // the callback back. "PingPong" has one request outstanding (latency, including two thread
 // wake-ups); "Pipelined" keeps a window outstanding (the cost the Python thread pays per request,
-// which bounds a node's throughput). For reference, a bare pybind11 call with keyword arguments costs
-// about 0.8 µs on this machine (NOTES.md).
+// which bounds a node's throughput). For reference, a bare pybind11 call with keyword arguments
+// costs about 0.8 µs on this machine (NOTES.md).
 #include <benchmark/benchmark.h>
 
 #include <atomic>
@@ -18,7 +18,8 @@ using inlet::auth::AuthOutcome;
 using inlet::auth::AuthRequest;
 using inlet::auth::Header;
 
-constexpr const char* kTrivial = "def authenticator(*, context, request, **kwargs):\n    return None\n";
+constexpr const char* kTrivial =
+    "def authenticator(*, context, request, **kwargs):\n    return None\n";
 constexpr const char* kReadsHeader = R"(
 def authenticator(*, context, request, **kwargs):
     if request.headers.get("x-token") != "secret":
@@ -35,8 +36,10 @@ def authenticator(*, context, request, **kwargs):
 class Counter final : public inlet::auth::AuthCallback {
  public:
   void on_auth_done(AuthOutcome&& outcome) noexcept override {
-    if (outcome.verdict != inlet::auth::Verdict::kAccept) failed_.fetch_add(1, std::memory_order_relaxed);
-    if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == target_.load(std::memory_order_acquire)) {
+    if (outcome.verdict != inlet::auth::Verdict::kAccept)
+      failed_.fetch_add(1, std::memory_order_relaxed);
+    if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 ==
+        target_.load(std::memory_order_acquire)) {
       done_.notify_one();
     }
   }
@@ -93,8 +96,9 @@ void run_ping_pong(benchmark::State& state, const char* source) {
   }
   if (counter.failed() != 0) state.SkipWithError("authenticator did not accept");
   state.SetItemsProcessed(static_cast<std::int64_t>(issued));
-  state.counters["us_per_request"] = benchmark::Counter(
-      static_cast<double>(issued) * 1e-6, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["us_per_request"] =
+      benchmark::Counter(static_cast<double>(issued) * 1e-6,
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
 void run_pipelined(benchmark::State& state, const char* source) {
@@ -112,15 +116,22 @@ void run_pipelined(benchmark::State& state, const char* source) {
   }
   if (counter.failed() != 0) state.SkipWithError("authenticator did not accept");
   state.SetItemsProcessed(static_cast<std::int64_t>(issued));
-  state.counters["us_per_request"] = benchmark::Counter(
-      static_cast<double>(issued) * 1e-6, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["us_per_request"] =
+      benchmark::Counter(static_cast<double>(issued) * 1e-6,
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
 void BM_PythonAuth_Trivial_PingPong(benchmark::State& state) { run_ping_pong(state, kTrivial); }
-void BM_PythonAuth_ReadsHeader_PingPong(benchmark::State& state) { run_ping_pong(state, kReadsHeader); }
+void BM_PythonAuth_ReadsHeader_PingPong(benchmark::State& state) {
+  run_ping_pong(state, kReadsHeader);
+}
 void BM_PythonAuth_Trivial_Pipelined(benchmark::State& state) { run_pipelined(state, kTrivial); }
-void BM_PythonAuth_ReadsHeader_Pipelined(benchmark::State& state) { run_pipelined(state, kReadsHeader); }
-void BM_PythonAuth_ReturnsUser_Pipelined(benchmark::State& state) { run_pipelined(state, kReturnsUser); }
+void BM_PythonAuth_ReadsHeader_Pipelined(benchmark::State& state) {
+  run_pipelined(state, kReadsHeader);
+}
+void BM_PythonAuth_ReturnsUser_Pipelined(benchmark::State& state) {
+  run_pipelined(state, kReturnsUser);
+}
 
 BENCHMARK(BM_PythonAuth_Trivial_PingPong)->UseRealTime();
 BENCHMARK(BM_PythonAuth_ReadsHeader_PingPong)->UseRealTime();

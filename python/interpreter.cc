@@ -99,7 +99,8 @@ Interpreter::Interpreter() {
       modules["inlet._runtime"] = runtime_;
       package.attr("_runtime") = runtime_;
       py::object code = py::module_::import("builtins")
-                            .attr("compile")(static_cast<const char*>(inlet_python_runtime_source), "<inlet>/inlet/_runtime.py", "exec");
+                            .attr("compile")(static_cast<const char*>(inlet_python_runtime_source),
+                                             "<inlet>/inlet/_runtime.py", "exec");
       py::dict globals = runtime_.attr("__dict__");
       globals["__builtins__"] = py::module_::import("builtins");
       py::module_::import("builtins").attr("exec")(code, globals);
@@ -109,7 +110,6 @@ Interpreter::Interpreter() {
       start_error_ = std::string("python: cannot start the embedded interpreter: ") + e.what();
       started.set_value();
       return;  // the interpreter stays half-started: finalizing it here is not safe
-
     }
     py::object run = runtime_.attr("run");
     started.set_value();
@@ -242,8 +242,8 @@ void Interpreter::run_auth(Job* job) {
   if (raw != nullptr && (program.is_async || PyCoro_CheckExact(raw))) {
     py::object coro = py::reinterpret_steal<py::object>(raw);
     const auto left = std::chrono::duration<double>(job->deadline - Clock::now()).count();
-    PyObject* ok = PyObject_CallFunction(start_async_.ptr(), "OOd", coro.ptr(), request_object.ptr(),
-                                         left > 0 ? left : 0.0);
+    PyObject* ok = PyObject_CallFunction(start_async_.ptr(), "OOd", coro.ptr(),
+                                         request_object.ptr(), left > 0 ? left : 0.0);
     if (ok != nullptr) {
       Py_DECREF(ok);
       return;  // finish_task() answers and frees the job
@@ -405,6 +405,23 @@ py::object optional_attr(py::handle object, const char* name) {
   return py::reinterpret_steal<py::object>(value);
 }
 
+// BaseUser.identity raises NotImplementedError; raising and clearing it costs microseconds per
+// request, so Starlette's own property is recognised and skipped.
+bool has_base_identity(py::handle user) {
+  static PyObject* base_identity = [] {
+    PyObject* module = PyImport_ImportModule("starlette.authentication");
+    PyObject* base = module != nullptr ? PyObject_GetAttrString(module, "BaseUser") : nullptr;
+    PyObject* property = base != nullptr ? PyObject_GetAttrString(base, "identity") : nullptr;
+    Py_XDECREF(module);
+    Py_XDECREF(base);
+    PyErr_Clear();
+    return property;  // kept for the life of the process, like the interpreter
+  }();
+  if (base_identity == nullptr) return false;
+  PyObject* property = _PyType_Lookup(Py_TYPE(user.ptr()), py::str("identity").ptr());
+  return property == base_identity;
+}
+
 }  // namespace
 
 auth::AuthOutcome outcome_from_result(const Program& program, py::handle result) noexcept {
@@ -431,19 +448,22 @@ auth::AuthOutcome outcome_from_result(const Program& program, py::handle result)
     }
     outcome.has_user = true;
     outcome.user = py::str(user.attr("display_name")).cast<std::string>();
-    py::object identity = optional_attr(user, "identity");
+    py::object identity = has_base_identity(user) ? py::none() : optional_attr(user, "identity");
     if (!identity.is_none()) outcome.identity = py::str(identity).cast<std::string>();
     if (!credentials.is_none()) {
       py::object scopes = optional_attr(credentials, "scopes");
       if (!scopes.is_none()) {
-        for (py::handle scope : scopes) outcome.scopes.push_back(py::str(scope).cast<std::string>());
+        for (py::handle scope : scopes)
+          outcome.scopes.push_back(py::str(scope).cast<std::string>());
       }
     }
     return outcome;
   } catch (py::error_already_set& e) {
-    return internal_error(program, "authenticator returned a malformed result:\n" + describe_exception(e.value()));
+    return internal_error(
+        program, "authenticator returned a malformed result:\n" + describe_exception(e.value()));
   } catch (const std::exception& e) {
-    return internal_error(program, std::string("authenticator returned a malformed result: ") + e.what());
+    return internal_error(program,
+                          std::string("authenticator returned a malformed result: ") + e.what());
   }
 }
 
@@ -469,11 +489,14 @@ auth::AuthOutcome outcome_from_exception(const Program& program, py::handle exc)
       }
       PyErr_Clear();
     }
-    return internal_error(program, "authenticator raised an exception:\n" + describe_exception(exc));
+    return internal_error(program,
+                          "authenticator raised an exception:\n" + describe_exception(exc));
   } catch (py::error_already_set& e) {
-    return internal_error(program, "authenticator raised an unusable exception:\n" + describe_exception(e.value()));
+    return internal_error(
+        program, "authenticator raised an unusable exception:\n" + describe_exception(e.value()));
   } catch (const std::exception& e) {
-    return internal_error(program, std::string("authenticator raised an unusable exception: ") + e.what());
+    return internal_error(program,
+                          std::string("authenticator raised an unusable exception: ") + e.what());
   }
 }
 

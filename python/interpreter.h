@@ -101,10 +101,10 @@ class Interpreter {
   int wake_fd_ = -1;
   std::atomic<bool> wake_pending_{false};
 
-  std::mutex consumer_mu_;     // one consumer at a time: the Python thread, or the watchdog when stuck
-  std::deque<Job*> backlog_;   // jobs the watchdog took out of queue_ while the thread was stuck
+  std::mutex consumer_mu_;  // one consumer at a time: the Python thread, or the watchdog when stuck
+  std::deque<Job*> backlog_;  // jobs the watchdog took out of queue_ while the thread was stuck
 
-  std::mutex running_mu_;      // the sync call being watched
+  std::mutex running_mu_;  // the sync call being watched
   std::condition_variable watchdog_cv_;
   Job* running_job_ = nullptr;
   std::uint64_t running_seq_ = 0;
@@ -113,7 +113,7 @@ class Interpreter {
   Clock::time_point watchdog_wake_at_{};
   unsigned long python_thread_id_ = 0;
 
-  std::mutex interrupt_mu_;    // hands the interrupter the call to interrupt
+  std::mutex interrupt_mu_;  // hands the interrupter the call to interrupt
   std::condition_variable interrupt_cv_;
   std::uint64_t interrupt_seq_ = 0;
   std::uint64_t interrupt_requests_ = 0;

@@ -47,7 +47,8 @@ std::string_view utf8(const py::str& key) {
 // Starlette's Headers surface (case-insensitive, multi-valued, str values), read in place.
 class HeadersObject {
  public:
-  HeadersObject(py::object owner, RequestObject* request) : owner_(std::move(owner)), request_(request) {}
+  HeadersObject(py::object owner, RequestObject* request)
+      : owner_(std::move(owner)), request_(request) {}
 
   py::object get(const py::str& key, py::object fallback) const {
     const std::string_view name = utf8(key);
@@ -94,7 +95,8 @@ class HeadersObject {
   py::list items() const {
     return request_->read([&](const auth::AuthRequest& r) {
       py::list items;
-      for (const auth::Header& h : r.headers) items.append(py::make_tuple(lower_latin1(h.name), latin1(h.value)));
+      for (const auth::Header& h : r.headers)
+        items.append(py::make_tuple(lower_latin1(h.name), latin1(h.value)));
       return items;
     });
   }
@@ -142,24 +144,28 @@ PYBIND11_EMBEDDED_MODULE(_inlet_native, m) {
       .def("__len__", &HeadersObject::size)
       .def("__iter__", [](const HeadersObject& h) { return py::iter(h.keys()); })
       .def("__repr__",
-           [](const HeadersObject& h) { return "Headers(" + py::repr(h.items()).cast<std::string>() + ")"; })
+           [](const HeadersObject& h) {
+             return "Headers(" + py::repr(h.items()).cast<std::string>() + ")";
+           })
       .def_property_readonly("raw", &HeadersObject::raw);
 
   py::class_<RequestObject>(m, "Request", py::dynamic_attr())
-      .def_property_readonly("method",
-                             [](const RequestObject& r) {
-                               return r.read([](const auth::AuthRequest& a) { return latin1(a.method); });
-                             })
+      .def_property_readonly(
+          "method",
+          [](const RequestObject& r) {
+            return r.read([](const auth::AuthRequest& a) { return latin1(a.method); });
+          })
       .def_property_readonly("headers",
                              // Not cached: Request -> Headers -> Request would be a cycle.
                              [](py::object self) {
                                auto& r = self.cast<RequestObject&>();
                                return HeadersObject(self, &r);
                              })
-      .def_property_readonly("_target",
-                             [](const RequestObject& r) {
-                               return r.read([](const auth::AuthRequest& a) { return latin1(a.target); });
-                             })
+      .def_property_readonly(
+          "_target",
+          [](const RequestObject& r) {
+            return r.read([](const auth::AuthRequest& a) { return latin1(a.target); });
+          })
       .def_property_readonly("_client",
                              [](const RequestObject& r) {
                                return r.read([](const auth::AuthRequest& a) {

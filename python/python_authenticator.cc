@@ -21,7 +21,8 @@ struct Source {
 bool is_identifier(const std::string& name) {
   if (name.empty() || (name[0] >= '0' && name[0] <= '9')) return false;
   for (char c : name) {
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) return false;
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
+      return false;
   }
   return true;
 }
@@ -35,20 +36,25 @@ std::string read_file(const std::string& path) {
 }
 
 Source read_source(const PythonAuthOptions& options) {
-  const int sources = int{!options.inline_source.empty()} + int{!options.file.empty()} + int{!options.library.empty()};
+  const int sources = int{!options.inline_source.empty()} + int{!options.file.empty()} +
+                      int{!options.library.empty()};
   if (sources != 1) {
-    throw std::runtime_error("authenticator: exactly one of inline, file or library is required, got " +
-                             std::to_string(sources));
+    throw std::runtime_error(
+        "authenticator: exactly one of inline, file or library is required, got " +
+        std::to_string(sources));
   }
   if (!is_identifier(options.function)) {
-    throw std::runtime_error("authenticator: function '" + options.function + "' is not a Python identifier");
+    throw std::runtime_error("authenticator: function '" + options.function +
+                             "' is not a Python identifier");
   }
-  if (!options.inline_source.empty()) return {options.inline_source, options.inline_name, options.inline_line};
+  if (!options.inline_source.empty())
+    return {options.inline_source, options.inline_name, options.inline_line};
   if (!options.file.empty()) return {read_file(options.file), options.file, 0};
-  const std::filesystem::path path = std::filesystem::path(options.library) / (options.function + ".py");
+  const std::filesystem::path path =
+      std::filesystem::path(options.library) / (options.function + ".py");
   if (!std::filesystem::is_regular_file(path)) {
-    throw std::runtime_error(options.library + ":1: the library has no function '" + options.function + "' (no " +
-                             path.string() + ")");
+    throw std::runtime_error(options.library + ":1: the library has no function '" +
+                             options.function + "' (no " + path.string() + ")");
   }
   return {read_file(path.string()), path.string(), 0};
 }
@@ -64,7 +70,8 @@ void validate(py::module_& runtime, const Source& source, const PythonAuthOption
   py::list requirements;
   for (const std::string& r : options.requirements) requirements.append(r);
   py::object missing = runtime.attr("check_requirements")(requirements);
-  if (!missing.is_none()) throw std::runtime_error("authenticator.requirements: " + missing.cast<std::string>());
+  if (!missing.is_none())
+    throw std::runtime_error("authenticator.requirements: " + missing.cast<std::string>());
 }
 
 class PythonAuthenticator final : public auth::Authenticator {
@@ -81,21 +88,25 @@ class PythonAuthenticator final : public auth::Authenticator {
       validate(runtime, source, options);
       py::tuple loaded;
       try {
-        loaded = runtime.attr("load")(source.text, source.filename, options.function, source.line_offset);
+        loaded = runtime.attr("load")(source.text, source.filename, options.function,
+                                      source.line_offset);
       } catch (py::error_already_set& e) {
         if (e.matches(PyExc_ValueError)) {
           py::tuple args = e.value().attr("args");
           if (py::len(args) == 2) {
-            throw std::runtime_error(source.filename + ":" + py::str(args[0]).cast<std::string>() + ": " +
-                                     py::str(args[1]).cast<std::string>());
+            throw std::runtime_error(source.filename + ":" + py::str(args[0]).cast<std::string>() +
+                                     ": " + py::str(args[1]).cast<std::string>());
           }
         }
-        throw std::runtime_error(source.filename + ":1: cannot load the authenticator: " + e.what());
+        throw std::runtime_error(source.filename +
+                                 ":1: cannot load the authenticator: " + e.what());
       }
       program->fn = loaded[0];
       program->is_async = loaded[1].cast<bool>();
-      py::cpp_function sink([program](int level, const std::string& message) { program->log(level, message); });
-      program->context = runtime.attr("make_context")(options.config_json, options.node, options.tenant, sink);
+      py::cpp_function sink(
+          [program](int level, const std::string& message) { program->log(level, message); });
+      program->context =
+          runtime.attr("make_context")(options.config_json, options.node, options.tenant, sink);
     });
   }
 

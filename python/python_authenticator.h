@@ -1,6 +1,6 @@
 // The Python authenticator: a user's `def authenticator(*, context, request, **kwargs)` (sync or
-// async) run in the embedded interpreter on its own thread. I/O threads hand requests over through a
-// lock-free queue and are called back from the Python thread; they never touch the GIL.
+// async) run in the embedded interpreter on its own thread. I/O threads hand requests over through
+// a lock-free queue and are called back from the Python thread; they never touch the GIL.
 #pragma once
 
 #include <cstdint>
@@ -23,7 +23,7 @@ struct PythonAuthOptions {
   // `inline_line` (the line before the source's first line), so a config file can report its own.
   std::string inline_name = "<inline>";
   int inline_line = 0;
-  std::string config_json = "{}";  // becomes context.config
+  std::string config_json = "{}";         // becomes context.config
   std::vector<std::string> requirements;  // pip specifiers, checked at start
   std::uint32_t timeout_ms = 2000;
   bool none_means_reject = false;

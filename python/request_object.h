@@ -22,9 +22,11 @@ class RequestObject {
   // Calls f(const AuthRequest&) while the request is still valid, else raises RuntimeError.
   template <class F>
   auto read(F&& f) const {
-    if (job_ == nullptr) throw std::runtime_error("the request is gone: its authenticator call has ended");
+    if (job_ == nullptr)
+      throw std::runtime_error("the request is gone: its authenticator call has ended");
     std::lock_guard lock(job_->mu);
-    if (job_->answered) throw std::runtime_error("the request is gone: its authenticator call timed out");
+    if (job_->answered)
+      throw std::runtime_error("the request is gone: its authenticator call timed out");
     return f(*job_->request);
   }
 

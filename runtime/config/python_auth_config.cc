@@ -42,7 +42,8 @@ void append_scalar(std::string& out, const YAML::Node& node) {
     if (std::regex_match(text, kInt)) {
       const bool octal = text.rfind("0o", 0) == 0;
       errno = 0;
-      const long long value = std::strtoll(octal ? text.c_str() + 2 : text.c_str(), nullptr, octal ? 8 : 0);
+      const long long value =
+          std::strtoll(octal ? text.c_str() + 2 : text.c_str(), nullptr, octal ? 8 : 0);
       if (errno == 0) {
         out += std::to_string(value);
         return;
@@ -85,7 +86,8 @@ void append_json(std::string& out, const YAML::Node& node, const std::string& pa
       out += '{';
       bool first = true;
       for (const auto& item : node) {
-        if (!item.first.IsScalar()) throw ConfigError(path, "mapping keys must be scalars", line_of(item.first));
+        if (!item.first.IsScalar())
+          throw ConfigError(path, "mapping keys must be scalars", line_of(item.first));
         if (!first) out += ',';
         first = false;
         out += '"';
@@ -123,7 +125,8 @@ void log_from_python(int level, const std::string& message) {
 
 }  // namespace
 
-PythonAuthSection parse_python_authenticator(ConfigMap& section, const std::filesystem::path& config_dir,
+PythonAuthSection parse_python_authenticator(ConfigMap& section,
+                                             const std::filesystem::path& config_dir,
                                              const std::string& node, const std::string& tenant) {
   python::PythonAuthOptions options;
   const auto resolve = [&](const std::string& path) {
@@ -153,9 +156,10 @@ PythonAuthSection parse_python_authenticator(ConfigMap& section, const std::file
     section.raw("function");
   }
   if (sources != 1) {
-    throw ConfigError(section.path(), "needs exactly one of inline, file or library + function, got " +
-                                          std::to_string(sources),
-                      line_of(section.node()));
+    throw ConfigError(
+        section.path(),
+        "needs exactly one of inline, file or library + function, got " + std::to_string(sources),
+        line_of(section.node()));
   }
 
   YAML::Node config = section.raw("config");
@@ -165,8 +169,10 @@ PythonAuthSection parse_python_authenticator(ConfigMap& section, const std::file
     append_json(options.config_json, config, section.path_of("config"));
   }
   options.requirements = section.string_list("requirements");
-  options.timeout_ms = static_cast<std::uint32_t>(section.integer("timeout_ms", 2000, 1, kMaxTimeoutMs));
-  options.none_means_reject = section.choice("none_means", "accept", {"accept", "reject"}) == "reject";
+  options.timeout_ms =
+      static_cast<std::uint32_t>(section.integer("timeout_ms", 2000, 1, kMaxTimeoutMs));
+  options.none_means_reject =
+      section.choice("none_means", "accept", {"accept", "reject"}) == "reject";
   section.finish();
 
   options.node = node;

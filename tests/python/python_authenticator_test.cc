@@ -4,8 +4,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <thread>
-
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -14,6 +12,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace inlet::python {
@@ -25,10 +24,13 @@ using namespace std::chrono_literals;
 
 class Recorder final : public auth::AuthCallback {
  public:
-  void on_auth_done(AuthOutcome&& outcome) noexcept override { promise_.set_value(std::move(outcome)); }
+  void on_auth_done(AuthOutcome&& outcome) noexcept override {
+    promise_.set_value(std::move(outcome));
+  }
   AuthOutcome wait() {
     auto future = promise_.get_future();
-    if (future.wait_for(10s) != std::future_status::ready) throw std::runtime_error("no callback in 10 s");
+    if (future.wait_for(10s) != std::future_status::ready)
+      throw std::runtime_error("no callback in 10 s");
     return future.get();
   }
   std::future<AuthOutcome> future() { return promise_.get_future(); }
@@ -69,7 +71,8 @@ class LogSink {
   std::string joined() {
     std::lock_guard lock(mu_);
     std::string all;
-    for (const auto& [level, message] : records_) all += std::to_string(level) + " " + message + "\n";
+    for (const auto& [level, message] : records_)
+      all += std::to_string(level) + " " + message + "\n";
     return all;
   }
 
@@ -279,7 +282,8 @@ def authenticator(*, context, request, **kwargs):
 
 TEST(PythonAuthenticator, UnexpectedReturnTypeIsAnInternalError) {
   LogSink log;
-  PythonAuthOptions options = inline_options("def authenticator(*, context, request, **kwargs):\n    return 42\n");
+  PythonAuthOptions options =
+      inline_options("def authenticator(*, context, request, **kwargs):\n    return 42\n");
   options.log_sink = log.sink();
   auto authenticator = make_python_authenticator(options);
   EXPECT_EQ(authenticate_once(*authenticator).verdict, Verdict::kInternalError);
@@ -472,11 +476,15 @@ def authenticator(*, context, request, **kwargs):
 }
 
 TEST(PythonAuthenticatorSource, RejectsCodeOutsideTheDefWithItsLine) {
-  EXPECT_EQ(start_error(inline_options("import os\ndef authenticator(*, context, request):\n    return None\n")),
-            "<inline>:1: only the def 'authenticator' is allowed at top level, found an import (imports go "
+  EXPECT_EQ(start_error(inline_options(
+                "import os\ndef authenticator(*, context, request):\n    return None\n")),
+            "<inline>:1: only the def 'authenticator' is allowed at top level, found an import "
+            "(imports go "
             "inside the function)");
-  EXPECT_EQ(start_error(inline_options("def authenticator(*, context, request):\n    return None\nX = 1\n")),
-            "<inline>:3: only the def 'authenticator' is allowed at top level, found an assignment");
+  EXPECT_EQ(
+      start_error(
+          inline_options("def authenticator(*, context, request):\n    return None\nX = 1\n")),
+      "<inline>:3: only the def 'authenticator' is allowed at top level, found an assignment");
   EXPECT_EQ(start_error(inline_options("def authenticator(*, context, request):\n    return None\n"
                                        "def authenticator(*, context, request):\n    return 1\n")),
             "<inline>:3: only one function is allowed, found a second def 'authenticator'");
@@ -484,7 +492,8 @@ TEST(PythonAuthenticatorSource, RejectsCodeOutsideTheDefWithItsLine) {
             "<inline>:1: the function must be named 'authenticator', found 'auth'");
   EXPECT_EQ(start_error(inline_options("def authenticator(*, context, request):\n    return (\n")),
             "<inline>:2: syntax error: '(' was never closed");
-  EXPECT_EQ(start_error(inline_options("# only a comment\n")), "<inline>:1: no function 'authenticator' defined");
+  EXPECT_EQ(start_error(inline_options("# only a comment\n")),
+            "<inline>:1: no function 'authenticator' defined");
   EXPECT_EQ(start_error(inline_options("def authenticator(request):\n    return None\n")),
             "<inline>:1: the function must accept the keyword argument 'context'");
 }
@@ -501,7 +510,8 @@ async def authenticator(*, context, request, **kwargs):  # trailing comment
 }
 
 TEST(PythonAuthenticatorSource, InlineErrorsCountLinesFromTheConfigFile) {
-  PythonAuthOptions options = inline_options("def authenticator(*, context, request):\n    return None\nimport os\n");
+  PythonAuthOptions options =
+      inline_options("def authenticator(*, context, request):\n    return None\nimport os\n");
   options.inline_name = "/etc/inlet/node.yaml";
   options.inline_line = 10;
   EXPECT_EQ(start_error(options).rfind("/etc/inlet/node.yaml:13: ", 0), 0u) << start_error(options);
@@ -516,7 +526,9 @@ class PythonAuthenticatorFiles : public ::testing::Test {
     std::filesystem::create_directories(dir_ / "functions");
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
-  void write(const std::filesystem::path& path, const std::string& text) { std::ofstream(dir_ / path) << text; }
+  void write(const std::filesystem::path& path, const std::string& text) {
+    std::ofstream(dir_ / path) << text;
+  }
   std::filesystem::path dir_;
 };
 
@@ -529,8 +541,9 @@ TEST_F(PythonAuthenticatorFiles, LoadsAFileAndReportsItsPath) {
 
   write("bad.py", "def authenticator(*, context, request, **kwargs):\n    pass\nprint('hi')\n");
   options.file = (dir_ / "bad.py").string();
-  EXPECT_EQ(start_error(options), (dir_ / "bad.py").string() +
-                                      ":3: only the def 'authenticator' is allowed at top level, found an expression");
+  EXPECT_EQ(start_error(options),
+            (dir_ / "bad.py").string() +
+                ":3: only the def 'authenticator' is allowed at top level, found an expression");
   EXPECT_THROW(check_python_authenticator(options), std::runtime_error);
 }
 
@@ -554,17 +567,20 @@ def github_team(*, context, request, **kwargs):
 }
 
 TEST(PythonAuthenticatorRequirements, AcceptsInstalledVersions) {
-  PythonAuthOptions options = inline_options("def authenticator(*, context, request):\n    return None\n");
+  PythonAuthOptions options =
+      inline_options("def authenticator(*, context, request):\n    return None\n");
   options.requirements = {"starlette>=0.20", "fastapi"};
   check_python_authenticator(options);
   EXPECT_NE(make_python_authenticator(options), nullptr);
 }
 
 TEST(PythonAuthenticatorRequirements, NamesTheMissingOrMismatchedPackage) {
-  PythonAuthOptions options = inline_options("def authenticator(*, context, request):\n    return None\n");
+  PythonAuthOptions options =
+      inline_options("def authenticator(*, context, request):\n    return None\n");
   options.requirements = {"fastapi", "nonexistent-pkg==1.0"};
   EXPECT_EQ(start_error(options),
-            "authenticator.requirements: requirement 'nonexistent-pkg==1.0': nonexistent-pkg is not installed "
+            "authenticator.requirements: requirement 'nonexistent-pkg==1.0': nonexistent-pkg is "
+            "not installed "
             "(required ==1.0)");
   options.requirements = {"starlette>=99"};
   const std::string error = start_error(options);
