@@ -9,7 +9,7 @@ import copy
 import http.client
 import json
 import os
-import signal
+import signal as signals
 import socket
 import subprocess
 import time
@@ -103,7 +103,8 @@ class InletNode:
     def signal(self, sig):
         self.proc.send_signal(sig)
 
-    def stop(self, sig=signal.SIGTERM, timeout=30):
+    def stop(self, sig=None, timeout=30):
+        sig = signals.SIGTERM if sig is None else sig
         if self.proc is None or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else None
         self.proc.send_signal(sig)
