@@ -140,10 +140,12 @@ void BM_StoreCallCost(benchmark::State& state) {
   auto queue = inlet::runtime::open_log_queue(options);
   const auto& bodies = corpus();
   static const std::string scopes_storage[] = {"webhooks:write"};
+  const std::string small_body = R"({"action":"ping","n":1})";
+  const bool small = state.range(0) == 1;
   Counter counter;
   std::uint64_t stored = 0, bytes = 0;
   for (auto _ : state) {
-    const std::string& body = bodies[stored % bodies.size()];
+    const std::string& body = small ? small_body : bodies[stored % bodies.size()];
     Message m{body,          "0123456789abcdef0123456789abcdef",
               "echo.json",   "2026-11-22T13:40:02.123456Z",
               "bench-node",  "application/json",
@@ -162,7 +164,7 @@ void BM_StoreCallCost(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<std::int64_t>(bytes));
   fs::remove_all(dir);
 }
-BENCHMARK(BM_StoreCallCost)->MinTime(1.0);
+BENCHMARK(BM_StoreCallCost)->ArgName("small_body")->Arg(0)->Arg(1)->MinTime(1.0);
 
 // The physical limit: one write() per record of the same size, and one fdatasync each (range 1).
 void BM_RawWriteLoop(benchmark::State& state) {

@@ -5,9 +5,13 @@
 //   attributes (compact JSON object) | body
 // little-endian. Offsets count records from 0 across segments.
 //
-// One writer thread owns the files. store() pushes onto a lock-free queue; the writer takes every
-// pending record at once, writes them with one writev, and (ack: fsync) one fdatasync covers them
-// all: group commit. On open, a torn or corrupt tail of the last segment is cut off.
+// One writer thread owns the files. store() (any thread, lock-free) builds the record header and
+// CRC on the caller's thread into a pooled node, then pushes it onto an intrusive MPSC list; the
+// body is never copied (writev points at the caller's bytes). The writer takes every pending record
+// at once, writes them with pwritev, and (ack: fsync) one fdatasync covers them all: group commit.
+// A write or sync error answers kUnavailable for the records concerned and cuts them from the file;
+// later batches are tried again normally. On open, a torn or corrupt tail of the last segment is
+// cut off; damage inside a sealed segment makes open fail. Retention deletes whole sealed segments.
 #pragma once
 
 #include <chrono>
@@ -30,8 +34,10 @@ struct LogQueueOptions {
   std::uint64_t segment_bytes = 64ull << 20;
   std::uint64_t retention_bytes = 0;           // 0 = keep everything
   std::chrono::milliseconds retention_age{0};  // 0 = keep everything
-  std::uint32_t max_in_flight = 4096;          // messages stored but not yet acknowledged
-  // How often the idle writer checks retention (it also checks on every segment roll).
+  // Messages stored but not yet called back; beyond it store() answers kFull inline. Each slot
+  // holds a ~0.5 KiB preallocated header, constructed on first use.
+  std::uint32_t max_in_flight = 4096;
+  // How often the writer checks retention (it also checks on every segment roll).
   std::chrono::milliseconds retention_check_interval{5000};
 };
 
