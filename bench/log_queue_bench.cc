@@ -166,6 +166,30 @@ void BM_StoreCallCost(benchmark::State& state) {
 }
 BENCHMARK(BM_StoreCallCost)->ArgName("small_body")->Arg(0)->Arg(1)->MinTime(1.0);
 
+// Open verifies every record of every segment (CRC): its cost per byte of log, page cache warm.
+void BM_OpenScan(benchmark::State& state) {
+  const fs::path dir = bench_dir("scan");
+  inlet::runtime::LogQueueOptions options;
+  options.dir = dir;
+  options.ack = AckMode::kWrite;
+  options.segment_bytes = 16 << 20;
+  {
+    auto queue = inlet::runtime::open_log_queue(options);
+    Producer producer;
+    producer.run(*queue, 0, 20000);
+  }
+  std::uint64_t log_bytes = 0;
+  for (const auto& entry : fs::directory_iterator(dir)) log_bytes += entry.file_size();
+  for (auto _ : state) {
+    auto queue = inlet::runtime::open_log_queue(options);
+    queue->close();
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(log_bytes * state.iterations()));
+  state.counters["log_MB"] = static_cast<double>(log_bytes) / 1e6;
+  fs::remove_all(dir);
+}
+BENCHMARK(BM_OpenScan)->UseRealTime()->Unit(benchmark::kMillisecond);
+
 // The physical limit: one write() per record of the same size, and one fdatasync each (range 1).
 void BM_RawWriteLoop(benchmark::State& state) {
   const bool sync = state.range(0) == 1;
