@@ -70,7 +70,9 @@ class KafkaQueue final : public Queue {
     set("bootstrap.servers", options.brokers);
     set("enable.idempotence", "true");
     set("acks", "all");
-    set("linger.ms", "5");
+    // The 200 waits for the delivery report, so linger is paid per request: under closed-loop load,
+    // 1 ms measured 2.5x the request rate of librdkafka's default 5 ms (load batches anyway).
+    set("linger.ms", "1");
     set("message.timeout.ms", std::to_string(options.delivery_timeout_ms));
     set("queue.buffering.max.messages",
         std::to_string(std::max<std::uint32_t>(100000, options.max_in_flight)));
