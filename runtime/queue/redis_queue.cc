@@ -177,6 +177,8 @@ class RedisQueue final : public Queue {
       return ok;
     };
     bool ok = true;
+    // A stopped (SIGSTOP) server still accepts TCP connections; only a command proves it answers.
+    auto ping = [&] { return command_ok(static_cast<redisReply*>(redisCommand(ctx, "PING"))); };
     if (!address_.password.empty()) {
       ok = address_.user.empty()
                ? command_ok(static_cast<redisReply*>(
@@ -187,6 +189,7 @@ class RedisQueue final : public Queue {
     if (ok && address_.db != 0) {
       ok = command_ok(static_cast<redisReply*>(redisCommand(ctx, "SELECT %d", address_.db)));
     }
+    if (ok) ok = ping();
     if (!ok) {
       redisFree(ctx);
       return false;

@@ -95,6 +95,9 @@ class RedisServer {
     pid_ = -1;
   }
 
+  void pause() { ::kill(pid_, SIGSTOP); }
+  void resume() { ::kill(pid_, SIGCONT); }
+
   std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
 
   redisReply* command(const std::vector<std::string>& args) {
@@ -310,6 +313,29 @@ TEST(RedisQueue, NeverAcknowledgesAnEntryLostWhenRedisIsKilledMidLoad) {
   EXPECT_EQ(lost, 0u) << "acknowledged entries missing after restart";
 
   ASSERT_TRUE(wait_ready(*queue, 5s));
+  for (std::size_t i = 0; i < later.messages.size(); ++i)
+    queue->store(later.messages[i], after.at(i));
+  ASSERT_TRUE(after.wait_for(later.messages.size(), 5s));
+  EXPECT_EQ(after.count(StoreStatus::kStored), later.messages.size());
+  queue->close();
+}
+
+TEST(RedisQueue, AnswersUnavailableWhenRedisHangsAndRecoversWhenItResumes) {
+  RedisServer server(false);
+  StoredMessages stored(10);
+  StoredMessages later(10, 1000);
+  Recorder recorder(stored.messages.size());
+  Recorder after(later.messages.size());
+  RedisQueueOptions options = options_for(server);
+  options.retry_budget_ms = 300;
+  auto queue = open_redis_queue(options);
+  server.pause();  // accepts connections, answers nothing
+  for (std::size_t i = 0; i < stored.messages.size(); ++i)
+    queue->store(stored.messages[i], recorder.at(i));
+  ASSERT_TRUE(recorder.wait_for(stored.messages.size(), 10s));
+  EXPECT_EQ(recorder.count(StoreStatus::kUnavailable), stored.messages.size());
+  server.resume();
+  ASSERT_TRUE(wait_ready(*queue, 10s));
   for (std::size_t i = 0; i < later.messages.size(); ++i)
     queue->store(later.messages[i], after.at(i));
   ASSERT_TRUE(after.wait_for(later.messages.size(), 5s));
