@@ -115,9 +115,9 @@ def throughput_table(document):
 
 def latency_table(document):
     results = document["results"]
-    lines = ["| workload | server | offered req/s | answered req/s | p50 ms | p99 ms | p99.9 ms | max ms "
+    lines = ["| workload | server | conns | offered req/s | answered req/s | p50 ms | p99 ms | p99.9 ms | max ms "
              "| p99 vs nginx | p99 vs FastAPI | errors |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for result in results:
         if not result.get("latency"):
             continue
@@ -126,7 +126,7 @@ def latency_table(document):
         nginx = baseline(results, result, "nginx") if server == "inlet" else None
         fastapi = baseline(results, result, "fastapi") if server == "inlet" else None
         bad = sum(n for code, n in run["status"].items() if code != "200") + run["errors"] + run["unsent"]
-        cells = [result["workload"], NAMES[server], number(run["target_rate"]), number(run["achieved_rate"]),
+        cells = [result["workload"], NAMES[server], str(run.get("connections", "")), number(run["target_rate"]), number(run["achieved_rate"]),
                  number(latency(result, "p50"), 2), number(latency(result, "p99"), 2),
                  number(latency(result, "p99.9"), 2), number(latency(result, "max"), 2),
                  ratio(latency(result, "p99"), nginx and latency(nginx, "p99")),
