@@ -1,15 +1,17 @@
 // Constant-rate, open-loop HTTP/1.1 load generator for bench/run.
 //
 // wrk measures throughput with a closed loop: a slow answer delays the next request, so its latency
-// figures hide queueing ("coordinated omission"). Here request k is scheduled at t0 + k/rate whatever
-// the server does, and its latency runs from that scheduled time to the last byte of the answer, so
-// time spent waiting for a free connection counts. Single-threaded epoll over keep-alive connections,
-// one request in flight per connection, no pipelining.
+// figures hide queueing ("coordinated omission"). Here request k is scheduled at t0 + k/rate
+// whatever the server does, and its latency runs from that scheduled time to the last byte of the
+// answer, so time spent waiting for a free connection counts. Single-threaded epoll over keep-alive
+// connections, one request in flight per connection, no pipelining.
 //
-// Built by bench/run with `g++ -O2 -std=c++20 -pthread bench/loadgen.cc`; not part of the CMake build.
+// Built by bench/run with `g++ -O2 -std=c++20 -pthread bench/loadgen.cc`; not part of the CMake
+// build.
 //
 //   loadgen --port P --requests MANIFEST --rate R --duration S [--connections C] [--warmup S]
-//   loadgen --port P --requests MANIFEST --idle N      # open N connections, one request each, print
+//   loadgen --port P --requests MANIFEST --idle N      # open N connections, one request each,
+//   print
 //                                                      # "ready", hold them until stdin closes
 // MANIFEST lists files, one per line, each a complete raw HTTP request. Prints one JSON object.
 #include <arpa/inet.h>
@@ -40,7 +42,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
 }
 
 struct Options {
@@ -68,19 +71,30 @@ Options parse_options(int argc, char** argv) {
       if (i + 1 >= argc) die("missing value for " + std::string(arg));
       return argv[++i];
     };
-    if (arg == "--host") options.host = value();
-    else if (arg == "--port") options.port = std::stoi(value());
-    else if (arg == "--requests") options.manifest = value();
-    else if (arg == "--rate") options.rate = std::stod(value());
-    else if (arg == "--duration") options.duration = std::stod(value());
-    else if (arg == "--warmup") options.warmup = std::stod(value());
-    else if (arg == "--connections") options.connections = std::stoi(value());
-    else if (arg == "--idle") options.idle = std::stoi(value());
-    else if (arg == "--drain-timeout") options.drain_timeout = std::stod(value());
-    else die("unknown argument " + std::string(arg));
+    if (arg == "--host")
+      options.host = value();
+    else if (arg == "--port")
+      options.port = std::stoi(value());
+    else if (arg == "--requests")
+      options.manifest = value();
+    else if (arg == "--rate")
+      options.rate = std::stod(value());
+    else if (arg == "--duration")
+      options.duration = std::stod(value());
+    else if (arg == "--warmup")
+      options.warmup = std::stod(value());
+    else if (arg == "--connections")
+      options.connections = std::stoi(value());
+    else if (arg == "--idle")
+      options.idle = std::stoi(value());
+    else if (arg == "--drain-timeout")
+      options.drain_timeout = std::stod(value());
+    else
+      die("unknown argument " + std::string(arg));
   }
   if (options.port <= 0 || options.manifest.empty()) die("--port and --requests are required");
-  if (options.rate <= 0 || options.connections <= 0) die("--rate and --connections must be positive");
+  if (options.rate <= 0 || options.connections <= 0)
+    die("--rate and --connections must be positive");
   return options;
 }
 
@@ -118,7 +132,8 @@ int connect_to(const Options& options) {
 // Incremental parser for one HTTP/1.1 response with Content-Length or chunked framing.
 class ResponseParser {
  public:
-  // Feeds bytes; returns true once a whole response is in. Leftover bytes are an error (no pipelining).
+  // Feeds bytes; returns true once a whole response is in. Leftover bytes are an error (no
+  // pipelining).
   bool feed(const char* data, size_t size) {
     buffer_.append(data, size);
     if (header_end_ == std::string::npos) {
@@ -144,7 +159,8 @@ class ResponseParser {
   void parse_head() {
     if (buffer_.size() > 12) status_ = std::atoi(buffer_.c_str() + 9);
     std::string head = buffer_.substr(0, header_end_);
-    std::transform(head.begin(), head.end(), head.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(head.begin(), head.end(), head.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
     if (auto at = head.find("\r\ncontent-length:"); at != std::string::npos) {
       content_length_ = std::strtoull(head.c_str() + at + 17, nullptr, 10);
     }
@@ -193,7 +209,8 @@ class OpenLoop {
     const int64_t period_ns = static_cast<int64_t>(1e9 / options_.rate);
     const int64_t start = now_ns();
     const int64_t measure_from = start + static_cast<int64_t>(options_.warmup * 1e9);
-    const int64_t stop_at = start + static_cast<int64_t>((options_.warmup + options_.duration) * 1e9);
+    const int64_t stop_at =
+        start + static_cast<int64_t>((options_.warmup + options_.duration) * 1e9);
     measure_from_ = measure_from;
     int64_t next = start;
     epoll_event events[256];
@@ -207,10 +224,13 @@ class OpenLoop {
       max_backlog_ = std::max(max_backlog_, pending_.size());
       dispatch();
       if (next >= stop_at && pending_.empty() && in_flight_ == 0) break;
-      if (next >= stop_at && now > stop_at + static_cast<int64_t>(options_.drain_timeout * 1e9)) break;
+      if (next >= stop_at && now > stop_at + static_cast<int64_t>(options_.drain_timeout * 1e9))
+        break;
       int timeout_ms = 0;
-      if (next >= stop_at) timeout_ms = 10;
-      else if (next - now > 2'000'000) timeout_ms = static_cast<int>((next - now) / 1'000'000) - 1;
+      if (next >= stop_at)
+        timeout_ms = 10;
+      else if (next - now > 2'000'000)
+        timeout_ms = static_cast<int>((next - now) / 1'000'000) - 1;
       int count = ::epoll_wait(epoll_, events, 256, timeout_ms);
       for (int i = 0; i < count; ++i) on_event(events[i].data.u32, events[i].events);
     }
@@ -226,22 +246,26 @@ class OpenLoop {
     };
     double sum = 0;
     for (double value : latencies_us_) sum += value;
-    std::printf("{\"target_rate\": %.1f, \"duration_s\": %.3f, \"scheduled\": %llu, \"completed\": %zu, ",
-                options_.rate, options_.duration, static_cast<unsigned long long>(scheduled_),
-                latencies_us_.size());
+    std::printf(
+        "{\"target_rate\": %.1f, \"duration_s\": %.3f, \"scheduled\": %llu, \"completed\": %zu, ",
+        options_.rate, options_.duration, static_cast<unsigned long long>(scheduled_),
+        latencies_us_.size());
     std::printf("\"achieved_rate\": %.1f, \"errors\": %llu, \"unsent\": %zu, \"unanswered\": %zu, ",
-                latencies_us_.size() / options_.duration, static_cast<unsigned long long>(errors_), unsent_,
-                in_flight_);
+                latencies_us_.size() / options_.duration, static_cast<unsigned long long>(errors_),
+                unsent_, in_flight_);
     std::printf("\"reconnects\": %llu, \"max_backlog\": %zu, \"status\": {",
                 static_cast<unsigned long long>(reconnects_), max_backlog_);
     bool first = true;
     for (auto& [status, count] : statuses_) {
-      std::printf("%s\"%d\": %llu", first ? "" : ", ", status, static_cast<unsigned long long>(count));
+      std::printf("%s\"%d\": %llu", first ? "" : ", ", status,
+                  static_cast<unsigned long long>(count));
       first = false;
     }
-    std::printf("}, \"latency_us\": {\"p50\": %.1f, \"p90\": %.1f, \"p99\": %.1f, \"p99.9\": %.1f, ",
-                percentile(50), percentile(90), percentile(99), percentile(99.9));
-    std::printf("\"max\": %.1f, \"mean\": %.1f}}\n", latencies_us_.empty() ? 0.0 : latencies_us_.back(),
+    std::printf(
+        "}, \"latency_us\": {\"p50\": %.1f, \"p90\": %.1f, \"p99\": %.1f, \"p99.9\": %.1f, ",
+        percentile(50), percentile(90), percentile(99), percentile(99.9));
+    std::printf("\"max\": %.1f, \"mean\": %.1f}}\n",
+                latencies_us_.empty() ? 0.0 : latencies_us_.back(),
                 latencies_us_.empty() ? 0.0 : sum / latencies_us_.size());
   }
 
@@ -287,8 +311,8 @@ class OpenLoop {
     Connection& connection = connections_[index];
     const std::string& request = *connection.request;
     while (connection.sent < request.size()) {
-      ssize_t written = ::send(connection.fd, request.data() + connection.sent, request.size() - connection.sent,
-                               MSG_NOSIGNAL | MSG_DONTWAIT);
+      ssize_t written = ::send(connection.fd, request.data() + connection.sent,
+                               request.size() - connection.sent, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (written > 0) {
         connection.sent += static_cast<size_t>(written);
         continue;
@@ -404,7 +428,8 @@ int hold_idle(const Options& options, const std::vector<std::string>& requests) 
     fds.push_back(fd);
   }
   std::printf("ready %zu", fds.size());
-  for (auto& [status, count] : statuses) std::printf(" %d:%llu", status, static_cast<unsigned long long>(count));
+  for (auto& [status, count] : statuses)
+    std::printf(" %d:%llu", status, static_cast<unsigned long long>(count));
   std::printf("\n");
   std::fflush(stdout);
   char byte;

@@ -307,7 +307,7 @@ def summary_table(document):
     results = document["results"]
     head = headline_conns(document)
     table = by_workload(results)
-    rows = [("workload", f"inlet req/s", "nginx req/s", "FastAPI req/s", "÷nginx", "÷FastAPI",
+    rows = [("workload", "inlet req/s", "nginx req/s", "FastAPI req/s", "÷nginx", "÷FastAPI",
              "inlet p99 ms", "FastAPI p99 ms")]
     for name in workloads(results):
         entry = table[name]
