@@ -10,14 +10,13 @@
 // build.
 //
 //   loadgen --port P --requests MANIFEST --rate R --duration S [--connections C] [--warmup S]
-//   loadgen --port P --requests MANIFEST --idle N      # open N connections, one request each,
-//   print
-//                                                      # "ready", hold them until stdin closes
-// MANIFEST lists files, one per line, each a complete raw HTTP request. Prints one JSON object.
+//   loadgen --port P --requests MANIFEST --idle N
+// MANIFEST lists files, one per line, each a complete raw HTTP request. Prints one JSON object; with
+// --idle, opens N connections, completes one request on each, prints "ready" and holds them open
+// until stdin closes.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
