@@ -1,5 +1,7 @@
-"""Edges through the real binary: routing by filter to log, Redis and Kafka (librdkafka's in-process
-mock cluster) edges, unrouted accept/reject, and a Redis outage answered 503 + Retry-After."""
+"""Edges through the real binary: routing by filter to log, Redis and Kafka edges (Kafka is
+librdkafka's mock cluster), unrouted accept/reject, and Redis and Kafka outages answered 503 with
+Retry-After, then recovery."""
+import ctypes
 import json
 import os
 import shutil
@@ -182,3 +184,138 @@ def test_kafka_edge_with_a_mock_cluster_acknowledges_every_message(tmp_path):
         for body in corpus_bodies()[:50]:
             status, _, answer = node.post(body)
             assert status == 200, answer
+
+
+class _TopicPartition(ctypes.Structure):
+    _fields_ = [("topic", ctypes.c_char_p), ("partition", ctypes.c_int32), ("offset", ctypes.c_int64),
+                ("metadata", ctypes.c_void_p), ("metadata_size", ctypes.c_size_t), ("opaque", ctypes.c_void_p),
+                ("err", ctypes.c_int), ("_private", ctypes.c_void_p)]
+
+
+class _KafkaMessage(ctypes.Structure):
+    _fields_ = [("err", ctypes.c_int), ("rkt", ctypes.c_void_p), ("partition", ctypes.c_int32),
+                ("payload", ctypes.c_void_p), ("len", ctypes.c_size_t), ("key", ctypes.c_void_p),
+                ("key_len", ctypes.c_size_t), ("offset", ctypes.c_int64), ("_private", ctypes.c_void_p)]
+
+
+class MockKafka:
+    """librdkafka's mock cluster in this process (through ctypes), and a consumer to read it back."""
+
+    def __init__(self, topic, brokers=1):
+        self.ct = ctypes
+        lib = self.lib = ctypes.CDLL("librdkafka.so.1")
+        lib.rd_kafka_conf_new.restype = ctypes.c_void_p
+        lib.rd_kafka_conf_set.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
+                                          ctypes.c_size_t]
+        lib.rd_kafka_new.restype = ctypes.c_void_p
+        lib.rd_kafka_new.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
+        lib.rd_kafka_mock_cluster_new.restype = ctypes.c_void_p
+        lib.rd_kafka_mock_cluster_new.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        lib.rd_kafka_mock_cluster_bootstraps.restype = ctypes.c_char_p
+        lib.rd_kafka_mock_cluster_bootstraps.argtypes = [ctypes.c_void_p]
+        lib.rd_kafka_mock_topic_create.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_int]
+        lib.rd_kafka_topic_partition_list_new.restype = ctypes.c_void_p
+        lib.rd_kafka_topic_partition_list_add.restype = ctypes.POINTER(_TopicPartition)
+        lib.rd_kafka_topic_partition_list_add.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int32]
+        lib.rd_kafka_assign.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+        lib.rd_kafka_consumer_poll.restype = ctypes.POINTER(_KafkaMessage)
+        lib.rd_kafka_consumer_poll.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        lib.rd_kafka_message_headers.argtypes = [ctypes.POINTER(_KafkaMessage), ctypes.POINTER(ctypes.c_void_p)]
+        lib.rd_kafka_header_get_last.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p),
+                                                 ctypes.POINTER(ctypes.c_size_t)]
+        lib.rd_kafka_message_destroy.argtypes = [ctypes.POINTER(_KafkaMessage)]
+        lib.rd_kafka_destroy.argtypes = [ctypes.c_void_p]
+        self.topic = topic
+        self.handle = lib.rd_kafka_new(0, self._conf({"log_level": "0"}), None, 0)
+        self.cluster = lib.rd_kafka_mock_cluster_new(self.handle, brokers)
+        lib.rd_kafka_mock_topic_create(self.cluster, topic.encode(), 1, brokers)
+        self.bootstraps = lib.rd_kafka_mock_cluster_bootstraps(self.cluster).decode()
+        lib.rd_kafka_mock_broker_set_down.argtypes = [ctypes.c_void_p, ctypes.c_int32]
+        lib.rd_kafka_mock_broker_set_up.argtypes = [ctypes.c_void_p, ctypes.c_int32]
+        self.brokers = brokers
+
+    def set_brokers(self, up):
+        for broker in range(1, self.brokers + 1):
+            (self.lib.rd_kafka_mock_broker_set_up if up else self.lib.rd_kafka_mock_broker_set_down)(
+                self.cluster, broker)
+
+    def _conf(self, settings):
+        conf = self.lib.rd_kafka_conf_new()
+        for name, value in settings.items():
+            assert self.lib.rd_kafka_conf_set(conf, name.encode(), value.encode(), None, 0) == 0, name
+        return conf
+
+    def consume(self, expected, headers, timeout=20):
+        """[(key, body, {header: value})] from the start of partition 0."""
+        ct, lib = self.ct, self.lib
+        consumer = lib.rd_kafka_new(1, self._conf({"bootstrap.servers": self.bootstraps, "group.id": "pytest",
+                                                   "enable.auto.commit": "false", "log_level": "0"}), None, 0)
+        partitions = lib.rd_kafka_topic_partition_list_new(1)
+        lib.rd_kafka_topic_partition_list_add(partitions, self.topic.encode(), 0).contents.offset = -2  # beginning
+        lib.rd_kafka_assign(consumer, partitions)
+        records = []
+        deadline = time.monotonic() + timeout
+        while len(records) < expected and time.monotonic() < deadline:
+            message = lib.rd_kafka_consumer_poll(consumer, 200)
+            if not message:
+                continue
+            m = message.contents
+            if m.err == 0:
+                found = {}
+                hdrs = ct.c_void_p()
+                if lib.rd_kafka_message_headers(message, ct.byref(hdrs)) == 0:
+                    for name in headers:
+                        value, size = ct.c_void_p(), ct.c_size_t()
+                        if lib.rd_kafka_header_get_last(hdrs, name.encode(), ct.byref(value), ct.byref(size)) == 0:
+                            found[name] = ct.string_at(value, size.value)
+                records.append((ct.string_at(m.key, m.key_len), ct.string_at(m.payload, m.len), found))
+            lib.rd_kafka_message_destroy(message)
+        lib.rd_kafka_destroy(consumer)
+        return records
+
+
+def test_kafka_edge_records_carry_the_body_byte_for_byte_and_attribute_headers(tmp_path):
+    kafka = MockKafka("webhooks")
+    edges = [{"name": "k", "queue": {"type": "kafka", "brokers": kafka.bootstraps, "topic": "webhooks",
+                                     "key": "repository.full_name"}}]
+    bodies = corpus_bodies()[:40]
+    answers = []
+    with InletNode(tmp_path, {"edges": edges, "node": {"name": "kafka-node", "send_message_type": "gh.json"}}) as node:
+        for body in bodies:
+            status, _, answer = node.post(body, headers={"Content-Type": "application/vnd.github+json"})
+            assert status == 200, answer
+            answers.append(json.loads(answer)["tracking_id"])
+    records = kafka.consume(len(bodies), ["tracking_id", "node", "message_type", "content_type", "received_at"])
+    assert [r[1] for r in records] == bodies
+    for (key, body, headers), tracking_id in zip(records, answers):
+        repo = (json.loads(body).get("repository") or {}).get("full_name")
+        assert key == (repo.encode() if repo else tracking_id.encode())
+        assert headers["tracking_id"] == tracking_id.encode()
+        assert headers["node"] == b"kafka-node"
+        assert headers["message_type"] == b"gh.json"
+        assert headers["content_type"] == b"application/vnd.github+json"
+        assert headers["received_at"].endswith(b"Z")
+
+
+def test_kafka_outage_answers_503_after_the_delivery_timeout_then_recovers(tmp_path):
+    kafka = MockKafka("webhooks")
+    edges = [{"name": "k", "queue": {"type": "kafka", "brokers": kafka.bootstraps, "topic": "webhooks",
+                                     "delivery_timeout_ms": 1000,
+                                     "properties": {"reconnect.backoff.max.ms": "200"}}}]
+    with InletNode(tmp_path, {"edges": edges}) as node:
+        assert node.post(b'{"n": 1}')[0] == 200
+        kafka.set_brokers(False)
+        started = time.monotonic()
+        status, headers, body = node.post(b'{"n": 2}')
+        assert status == 503, body
+        assert "retry-after" in headers
+        assert time.monotonic() - started >= 0.8
+        kafka.set_brokers(True)
+        deadline = time.monotonic() + 15
+        while True:
+            status, _, _ = node.post(b'{"n": 3}')
+            if status == 200 or time.monotonic() > deadline:
+                break
+        assert status == 200
+    bodies = [r[1] for r in kafka.consume(3, [], timeout=5)]
+    assert bodies[0] == b'{"n": 1}' and bodies[-1] == b'{"n": 3}'
