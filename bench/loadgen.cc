@@ -11,9 +11,9 @@
 //
 //   loadgen --port P --requests MANIFEST --rate R --duration S [--connections C] [--warmup S]
 //   loadgen --port P --requests MANIFEST --idle N
-// MANIFEST lists files, one per line, each a complete raw HTTP request. Prints one JSON object; with
-// --idle, opens N connections, completes one request on each, prints "ready" and holds them open
-// until stdin closes.
+// MANIFEST lists files, one per line, each a complete raw HTTP request. Prints one JSON object;
+// with --idle, opens N connections, completes one request on each, prints "ready" and holds them
+// open until stdin closes.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
