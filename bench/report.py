@@ -56,7 +56,8 @@ def baseline(results, result, server):
 def ratio(mine, theirs):
     if mine is None or not theirs:
         return ""
-    return f"{mine / theirs:.2f}×"
+    value = mine / theirs
+    return f"{value:.3f}×" if value < 0.1 else f"{value:.2f}×"
 
 
 def number(value, digits=0):
@@ -131,6 +132,31 @@ def latency_table(document):
                  number(latency(result, "p99.9"), 2), number(latency(result, "max"), 2),
                  ratio(latency(result, "p99"), nginx and latency(nginx, "p99")),
                  ratio(latency(result, "p99"), fastapi and latency(fastapi, "p99")), str(bad)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def ratio_table(document):
+    """Every inlet figure divided by nginx's and by FastAPI's for the same work: "nginx / FastAPI"."""
+    results = document["results"]
+    conns = [str(c) for c in document["settings"]["conns"]]
+    head = headline_conns(document)
+    figures = [(f"req/s {c} conns", lambda r, c=c: rps(r, c)) for c in conns]
+    figures += [(f"CPU per req ({head} conns)", lambda r: cpu(r, head)),
+                ("peak RSS", lambda r: r.get("peak_rss_kib"))]
+    figures += [(f"latency {p}", lambda r, p=p: latency(r, p)) for p in ("p50", "p99", "p99.9", "max")]
+    lines = ["| workload | " + " | ".join(name for name, _ in figures) + " |",
+             "|---|" + "---:|" * len(figures)]
+    for result in results:
+        if result["scenario"]["server"] != "inlet" or result["status"] != "ok":
+            continue
+        nginx = baseline(results, result, "nginx")
+        fastapi = baseline(results, result, "fastapi")
+        cells = [result["workload"]]
+        for _, value in figures:
+            mine = value(result)
+            cells.append(f"{ratio(mine, nginx and value(nginx)) or '–'} / "
+                         f"{ratio(mine, fastapi and value(fastapi)) or '–'}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -290,7 +316,10 @@ def write(out, document):
               f"![throughput]({files.get('throughput', '')})", "", f"![cpu]({files.get('cpu', '')})", "",
               "## Latency at a constant rate", "", latency_table(document), "",
               f"![latency]({files.get('latency', '')})", "", "## Memory with idle keep-alive connections", "",
-              memory_table(document), "", "## Request sets", "",
+              memory_table(document), "", "## Every inlet figure as a ratio: vs nginx / vs FastAPI", "",
+              "Each cell is inlet's figure divided by nginx's, then by FastAPI's, for the same work in this "
+              "run (nginx: same payload and encoding; FastAPI: also the same authenticator and ack).", "",
+              ratio_table(document), "", "## Request sets", "",
               "| payload encoding signed | requests | mean decoded bytes | mean bytes on the wire |",
               "|---|---:|---:|---:|"]
     for key, stats in document.get("request_sets", {}).items():
