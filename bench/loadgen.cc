@@ -193,6 +193,7 @@ struct Connection {
   size_t sent = 0;
   int64_t scheduled_ns = 0;
   bool want_write = false;
+  bool answered = false;  // the answer came before the whole request was written
   ResponseParser parser;
 };
 
@@ -300,6 +301,7 @@ class OpenLoop {
       pending_.pop_front();
       connection.request = &requests_[next_request_++ % requests_.size()];
       connection.sent = 0;
+      connection.answered = false;
       connection.parser.reset();
       ++in_flight_;
       write_some(index);
@@ -324,6 +326,7 @@ class OpenLoop {
       return;
     }
     if (connection.want_write) set_want_write(index, false);
+    if (connection.answered) complete(index);
   }
 
   void set_want_write(size_t index, bool want) {
@@ -357,6 +360,12 @@ class OpenLoop {
           return;
         }
         if (connection.parser.feed(buffer, static_cast<size_t>(got))) {
+          // A server may answer before it has read the whole body (nginx's `return`, an early
+          // 413): finish writing first, or the rest of this body would prefix the next request.
+          if (connection.sent < connection.request->size() && !connection.parser.closes()) {
+            connection.answered = true;
+            return;
+          }
           complete(index);
           return;
         }
