@@ -1,1 +1,3 @@
-int main() { return 0; }
+#include "runtime/cli.h"
+
+int main(int argc, char** argv) { return inlet::runtime::run_cli(argc, argv); }

@@ -1,0 +1,357 @@
+#include "runtime/cli.h"
+
+#include <simdjson.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "runtime/config/node_config.h"
+#include "runtime/log.h"
+#include "runtime/queue/log_reader_command.h"
+#include "runtime/server/pipeline.h"
+#include "runtime/server/server.h"
+
+#define INLET_STRINGIFY_(x) #x
+#define INLET_STRINGIFY(x) INLET_STRINGIFY_(x)
+
+namespace inlet::runtime {
+namespace {
+
+constexpr std::string_view kUsage = R"(inlet — a webhook ingestion node.
+
+Usage:
+  inlet serve --config FILE      Serve until SIGTERM/SIGINT, then drain and exit 0.
+  inlet check --config FILE      Validate the config and the authenticator source.
+                                 Exit 0, or 1 with file:line: reason.
+  inlet test  --config FILE --body FILE [-H 'Name: value']... [--target /?q=1]
+                                 Run one request through decoding, validation, the verifiers,
+                                 the authenticator and routing without a socket. Prints the
+                                 status, detail, user, scopes and the message it would emit, as
+                                 JSON. Writes nothing to any queue. Exit 0 when the status is 200.
+  inlet queue read --dir DIR [--from OFFSET] [--follow]
+                                 Print the messages of a log queue, one JSON line each:
+                                 {"offset", "tracking_id", "received_at", "message_type", "node",
+                                  "user", "scopes", "body"}. --follow waits for new messages.
+  inlet --version
+  inlet --help
+
+A request is answered 200 {"tracking_id": "..."} only once every matching edge has stored it.
+See README.md for the config file and ARCHITECTURE.md for how a request flows.
+)";
+
+struct Args {
+  std::vector<std::string> positional;
+  std::vector<std::pair<std::string, std::string>> options;  // in order; flags have ""
+
+  const std::string* get(std::string_view name) const {
+    for (const auto& [key, value] : options) {
+      if (key == name) return &value;
+    }
+    return nullptr;
+  }
+  bool flag(std::string_view name) const { return get(name) != nullptr; }
+};
+
+// Options that take a value; everything else starting with '-' is a flag.
+bool takes_value(std::string_view name) {
+  return name == "--config" || name == "--body" || name == "-H" || name == "--header" || name == "--dir" ||
+         name == "--from" || name == "--target";
+}
+
+bool parse_args(int argc, char** argv, Args& args, std::string& error) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.size() > 1 && arg[0] == '-') {
+      std::string value;
+      if (const auto eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+        value = arg.substr(eq + 1);
+        arg = arg.substr(0, eq);
+      } else if (takes_value(arg)) {
+        if (i + 1 >= argc) {
+          error = arg + " needs a value";
+          return false;
+        }
+        value = argv[++i];
+      }
+      if (arg == "--header") arg = "-H";
+      args.options.emplace_back(arg, value);
+    } else {
+      args.positional.push_back(arg);
+    }
+  }
+  return true;
+}
+
+int usage_error(const std::string& message) {
+  std::cerr << "inlet: " << message << "\nRun 'inlet --help' for usage.\n";
+  return 2;
+}
+
+std::shared_ptr<const NodeConfig> load_or_report(const Args& args, int& exit_code) {
+  const std::string* path = args.get("--config");
+  if (path == nullptr || path->empty()) {
+    exit_code = usage_error("--config FILE is required");
+    return nullptr;
+  }
+  try {
+    return load_node_config(*path);
+  } catch (const ConfigError& e) {
+    std::cerr << e.what() << "\n";
+  } catch (const std::exception& e) {
+    std::cerr << *path << ": " << e.what() << "\n";
+  }
+  exit_code = 1;
+  return nullptr;
+}
+
+int serve(const Args& args) {
+  int exit_code = 0;
+  auto config = load_or_report(args, exit_code);
+  if (!config) return exit_code;
+  Logger::instance().set_node(config->name);
+  Logger::instance().set_level(*parse_log_level(config->log_level));
+  // Signals are handled by the server's signal_set; block SIGPIPE so a closed peer is an error code.
+  std::signal(SIGPIPE, SIG_IGN);
+  try {
+    Server server(config);
+    return server.run();
+  } catch (const std::exception& e) {
+    log_error("start_failed", {{"error", e.what()}});
+    std::cerr << "inlet: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+int check(const Args& args) {
+  int exit_code = 0;
+  auto config = load_or_report(args, exit_code);
+  if (!config) return exit_code;
+  try {
+    if (config->check_authenticator) config->check_authenticator();
+  } catch (const std::exception& e) {
+    std::cerr << e.what() << "\n";
+    return 1;
+  }
+  std::cout << args.get("--config")->c_str() << ": ok (" << config->edges.size() << " edge"
+            << (config->edges.size() == 1 ? "" : "s") << ", "
+            << (config->make_authenticator ? "python authenticator" : "no python authenticator") << ", "
+            << config->verifiers.size() << " verifier" << (config->verifiers.size() == 1 ? "" : "s") << ")\n";
+  return 0;
+}
+
+// Runs an exchange to its end on this thread: callbacks from other threads wake it up.
+class BlockingRun final : public Resumer, public ExchangeOwner {
+ public:
+  void resume_later(Exchange& exchange) noexcept override {
+    std::lock_guard lock(mutex_);
+    ready_ = &exchange;
+    wake_.notify_one();
+  }
+  void on_exchange_done(Exchange&) noexcept override { done_ = true; }
+  void wait(Exchange& exchange) {
+    while (!done_) {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [&] { return ready_ != nullptr; });
+      ready_ = nullptr;
+      lock.unlock();
+      exchange.resume();
+    }
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  Exchange* ready_ = nullptr;
+  bool done_ = false;
+};
+
+void append_string(std::string& out, std::string_view text) {
+  out += '"';
+  append_json_escaped(out, text);
+  out += '"';
+}
+
+int test_request(const Args& args) {
+  int exit_code = 0;
+  auto config = load_or_report(args, exit_code);
+  if (!config) return exit_code;
+  const std::string* body_path = args.get("--body");
+  if (body_path == nullptr) return usage_error("test needs --body FILE");
+  std::ifstream in(*body_path, std::ios::binary);
+  if (!in) {
+    std::cerr << "inlet: cannot read " << *body_path << "\n";
+    return 1;
+  }
+  std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+
+  std::vector<std::string> header_storage;
+  std::vector<auth::Header> headers;
+  for (const auto& [key, value] : args.options) {
+    if (key != "-H") continue;
+    const auto colon = value.find(':');
+    if (colon == std::string::npos) return usage_error("-H needs 'Name: value', got '" + value + "'");
+    header_storage.push_back(value);
+  }
+  for (const std::string& h : header_storage) {
+    const auto colon = h.find(':');
+    std::string_view name(h.data(), colon);
+    std::string_view value(h.data() + colon + 1, h.size() - colon - 1);
+    while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+    headers.push_back({name, value});
+  }
+  const auth::AuthRequest lookup{.headers = headers};
+  std::string content_type(lookup.header("content-type"));
+  if (content_type.empty()) {
+    content_type = "application/json";
+    headers.push_back({"Content-Type", content_type});
+  }
+  const std::string* target_option = args.get("--target");
+  const std::string target = target_option ? *target_option : "/";
+
+  Logger::instance().set_node(config->name);
+  Logger::instance().set_fd(2);  // stdout carries the result
+  std::string out = "{";
+  auto answer = [&](int status, std::string_view detail) {
+    out += "\"status\":" + std::to_string(status) + ",\"detail\":";
+    append_string(out, detail);
+  };
+  codecs::EncodingList encodings;
+  const RequestHead head{.method = "POST", .is_post = true, .target = target, .content_type = content_type,
+                         .content_encoding = lookup.header("content-encoding")};
+  if (auto reject = check_head(head, encodings)) {
+    answer(describe(*reject).status, describe(*reject).detail);
+    std::cout << out << "}\n";
+    return 1;
+  }
+  if (body.size() > config->limits.max_body_bytes) {
+    answer(413, describe(Reject::kBodyTooLarge).detail);
+    std::cout << out << "}\n";
+    return 1;
+  }
+  try {
+    auto pipeline = std::make_shared<Pipeline>();
+    pipeline->config = config;
+    std::vector<std::unique_ptr<auth::Authenticator>> chain;
+    for (const auto& verifier : config->verifiers) {
+      struct Borrowed final : auth::Authenticator {
+        explicit Borrowed(auth::Authenticator& inner) : inner(inner) {}
+        void authenticate(const auth::AuthRequest& r, auth::AuthCallback& c) override { inner.authenticate(r, c); }
+        auth::Authenticator& inner;
+      };
+      chain.push_back(std::make_unique<Borrowed>(*verifier));
+    }
+    if (config->make_authenticator) chain.push_back(config->make_authenticator());
+    pipeline->authenticator = auth::make_chain(std::move(chain));
+    for (const EdgeConfig& edge : config->edges) pipeline->edges.push_back({edge.name, edge.filter.get(), nullptr});
+
+    StageTools tools;
+    BlockingRun run;
+    Exchange exchange(run, run, tools);
+    body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+    const ExchangeInput input{.target = target, .content_type = content_type, .encodings = encodings,
+                              .headers = headers, .raw_body = &body, .client_host = "127.0.0.1",
+                              .client_port = 0};
+    exchange.run(pipeline, input, /*dry_run=*/true);
+    run.wait(exchange);
+
+    const Outcome& outcome = exchange.outcome();
+    answer(outcome.status, outcome.reject ? std::string_view(outcome.detail) : "ok");
+    if (!outcome.reject) {
+      const Message& m = exchange.message();
+      out += ",\"user\":";
+      if (m.user.empty()) out += "null"; else append_string(out, m.user);
+      out += ",\"identity\":";
+      if (m.identity.empty()) out += "null"; else append_string(out, m.identity);
+      out += ",\"scopes\":[";
+      for (std::size_t i = 0; i < m.scopes.size(); ++i) {
+        if (i) out += ',';
+        append_string(out, m.scopes[i]);
+      }
+      out += "],\"edges\":[";
+      bool first = true;
+      for (std::size_t i = 0; i < pipeline->edges.size(); ++i) {
+        if (!(exchange.edge_mask() & (std::uint64_t{1} << i))) continue;
+        if (!first) out += ',';
+        first = false;
+        append_string(out, pipeline->edges[i].name);
+      }
+      out += "],\"message\":{\"tracking_id\":";
+      append_string(out, m.tracking_id);
+      out += ",\"received_at\":";
+      append_string(out, m.received_at);
+      out += ",\"message_type\":";
+      append_string(out, m.message_type);
+      out += ",\"node\":";
+      append_string(out, m.node);
+      out += ",\"content_type\":";
+      append_string(out, m.content_type);
+      std::string minified(m.body.size(), '\0');
+      std::size_t length = 0;
+      if (simdjson::minify(m.body.data(), m.body.size(), minified.data(), length) == simdjson::SUCCESS) {
+        minified.resize(length);
+      }
+      out += ",\"body\":" + minified + "}";
+    }
+    out += "}";
+    std::cout << out << "\n";
+    return outcome.status == 200 ? 0 : 1;
+  } catch (const std::exception& e) {
+    std::cerr << "inlet: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+std::atomic<bool> g_stop_follow{false};
+
+int queue_command(const Args& args) {
+  if (args.positional.size() < 2 || args.positional[1] != "read") {
+    return usage_error("queue needs a subcommand: inlet queue read --dir DIR [--from OFFSET] [--follow]");
+  }
+  const std::string* dir = args.get("--dir");
+  if (dir == nullptr) return usage_error("queue read needs --dir DIR");
+  std::uint64_t from = 0;
+  if (const std::string* text = args.get("--from")) {
+    try {
+      std::size_t used = 0;
+      from = std::stoull(*text, &used);
+      if (used != text->size()) throw std::invalid_argument("trailing");
+    } catch (const std::exception&) {
+      return usage_error("--from needs a non-negative integer offset, got '" + *text + "'");
+    }
+  }
+  std::signal(SIGINT, [](int) { g_stop_follow = true; });
+  std::signal(SIGTERM, [](int) { g_stop_follow = true; });
+  return run_queue_read(*dir, from, args.flag("--follow"), stdout, &g_stop_follow);
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv) {
+  Args args;
+  std::string error;
+  if (!parse_args(argc, argv, args, error)) return usage_error(error);
+  if (args.flag("--version")) {
+    std::cout << "inlet " << INLET_VERSION << " (simdjson " << INLET_STRINGIFY(SIMDJSON_VERSION) << ")\n";
+    return 0;
+  }
+  if (args.positional.empty() || args.flag("--help") || args.flag("-h")) {
+    std::cout << kUsage;
+    return args.positional.empty() && !args.flag("--help") && !args.flag("-h") ? 2 : 0;
+  }
+  const std::string& command = args.positional.front();
+  if (command == "serve") return serve(args);
+  if (command == "check") return check(args);
+  if (command == "test") return test_request(args);
+  if (command == "queue") return queue_command(args);
+  return usage_error("unknown command '" + command + "'");
+}
+
+}  // namespace inlet::runtime

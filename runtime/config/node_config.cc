@@ -1,0 +1,150 @@
+#include "runtime/config/node_config.h"
+
+#include <charconv>
+#include <fstream>
+#include <sstream>
+
+#include "runtime/log.h"
+
+namespace inlet::runtime {
+namespace {
+
+constexpr std::int64_t kMaxBytes = std::int64_t{1} << 40;
+constexpr std::int64_t kMaxMillis = 24ll * 3600 * 1000;
+
+// "host:port" or "[v6]:port".
+void parse_listen(ConfigMap& root, std::string_view key, std::string& host, std::uint16_t& port) {
+  const std::string text = root.string(key, "");
+  const std::size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) root.fail(key, "must be host:port, got '" + text + "'");
+  host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  const std::string_view digits = std::string_view(text).substr(colon + 1);
+  unsigned value = 0;
+  const auto result = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (result.ec != std::errc() || result.ptr != digits.data() + digits.size() || value > 65535) {
+    root.fail(key, "port must be a number from 0 to 65535, got '" + std::string(digits) + "'");
+  }
+  port = static_cast<std::uint16_t>(value);
+}
+
+Limits parse_limits(ConfigMap limits) {
+  Limits out;
+  out.max_body_bytes = static_cast<std::uint64_t>(
+      limits.integer("max_body_bytes", static_cast<std::int64_t>(out.max_body_bytes), 1, kMaxBytes));
+  out.max_decoded_bytes = static_cast<std::uint64_t>(
+      limits.integer("max_decoded_bytes", static_cast<std::int64_t>(out.max_decoded_bytes), 1, kMaxBytes));
+  out.max_header_bytes =
+      static_cast<std::uint32_t>(limits.integer("max_header_bytes", out.max_header_bytes, 256, 1 << 20));
+  out.max_connections =
+      static_cast<std::uint32_t>(limits.integer("max_connections", out.max_connections, 1, 1000000));
+  out.header_timeout = std::chrono::milliseconds(
+      limits.integer("header_timeout_ms", out.header_timeout.count(), 1, kMaxMillis));
+  out.body_timeout =
+      std::chrono::milliseconds(limits.integer("body_timeout_ms", out.body_timeout.count(), 1, kMaxMillis));
+  out.idle_timeout =
+      std::chrono::milliseconds(limits.integer("idle_timeout_ms", out.idle_timeout.count(), 1, kMaxMillis));
+  limits.finish();
+  return out;
+}
+
+QueueSpec parse_queue(ConfigMap queue) {
+  const std::string type = queue.choice("type", "log", {"log", "kafka", "redis"});
+  if (type == "kafka") return parse_kafka_queue(queue);
+  if (type == "redis") return parse_redis_queue(queue);
+  return parse_log_queue(queue);
+}
+
+std::vector<EdgeConfig> parse_edges(ConfigMap& root) {
+  std::vector<EdgeConfig> edges;
+  if (!root.has("edges")) {
+    ConfigMap queue(YAML::Load("{type: log, dir: ./data/queue}"), "edges[0].queue");
+    edges.push_back(EdgeConfig{"default", nullptr, parse_queue(std::move(queue))});
+    root.raw("edges");
+    return edges;
+  }
+  std::vector<ConfigMap> items = root.map_list("edges");
+  if (items.empty()) root.fail("edges", "must list at least one edge");
+  if (items.size() > 64) root.fail("edges", "at most 64 edges");
+  for (ConfigMap& item : items) {
+    EdgeConfig edge;
+    edge.name = item.required_string("name");
+    for (const EdgeConfig& other : edges) {
+      if (other.name == edge.name) item.fail("name", "duplicate edge name '" + edge.name + "'");
+    }
+    if (item.has("filter")) {
+      ConfigMap filter = item.map("filter");
+      edge.filter = compile_filter(filter);
+    } else {
+      item.raw("filter");
+    }
+    if (!item.has("queue")) item.fail("queue", "is required");
+    edge.queue = parse_queue(item.map("queue"));
+    item.finish();
+    edges.push_back(std::move(edge));
+  }
+  return edges;
+}
+
+}  // namespace
+
+std::shared_ptr<const NodeConfig> load_node_config(const std::filesystem::path& file) {
+  auto config = std::make_shared<NodeConfig>();
+  config->source = file;
+  const std::string where = file.string();
+  YAML::Node document;
+  try {
+    document = YAML::LoadFile(file.string());
+  } catch (const YAML::BadFile&) {
+    throw ConfigError("", where + ": cannot read the config file");
+  } catch (const YAML::Exception& e) {
+    throw ConfigError("", where + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg,
+                      e.mark.line + 1);
+  }
+  try {
+    ConfigMap root(document, "");
+    ConfigMap node = root.map("node");
+    config->name = node.string("name", config->name);
+    config->tenant = node.string("tenant", "");
+    config->send_message_type = node.string("send_message_type", config->send_message_type);
+    node.finish();
+
+    if (root.has("listen")) {
+      parse_listen(root, "listen", config->listen_host, config->listen_port);
+    } else {
+      root.raw("listen");
+    }
+    if (root.has("admin_listen")) {
+      parse_listen(root, "admin_listen", config->admin_host, config->admin_port);
+    } else {
+      root.raw("admin_listen");
+    }
+    config->threads = static_cast<unsigned>(root.integer("threads", 0, 0, 256));
+    config->limits = parse_limits(root.map("limits"));
+    if (config->limits.max_decoded_bytes < config->limits.max_body_bytes) {
+      root.fail("limits", "max_decoded_bytes must not be smaller than max_body_bytes");
+    }
+    config->log_level = root.choice("log_level", "info", {"debug", "info", "warn", "error"});
+    config->drain_delay = std::chrono::milliseconds(root.integer("drain_delay_ms", 0, 0, kMaxMillis));
+
+    for (ConfigMap& verifier : root.map_list("verifiers")) config->verifiers.push_back(parse_verifier(verifier));
+    if (root.has("authenticator")) {
+      ConfigMap section = root.map("authenticator");
+      PythonAuthSection python =
+          parse_python_authenticator(section, file.parent_path(), config->name, config->tenant);
+      config->make_authenticator = std::move(python.make);
+      config->check_authenticator = std::move(python.check);
+    } else {
+      root.raw("authenticator");
+    }
+    config->unrouted_reject = root.choice("unrouted", "accept", {"accept", "reject"}) == "reject";
+    config->edges = parse_edges(root);
+    root.finish();
+  } catch (const ConfigError& e) {
+    const std::string line = e.line() > 0 ? ":" + std::to_string(e.line()) : "";
+    throw ConfigError("", where + line + ": " + e.what(), e.line());
+  }
+  return config;
+}
+
+}  // namespace inlet::runtime

@@ -1,0 +1,196 @@
+#include "runtime/server/pipeline.h"
+
+#include <strings.h>
+
+#include <bit>
+#include <chrono>
+#include <cstring>
+#include <cstdio>
+#include <ctime>
+#include <random>
+
+namespace inlet::runtime {
+
+StageTools::StageTools() : random(std::random_device{}()) {}
+
+std::optional<Reject> check_head(const RequestHead& head, codecs::EncodingList& encodings) noexcept {
+  const std::string_view path = head.target.substr(0, head.target.find('?'));
+  if (path != "/") return Reject::kNotFound;
+  if (!head.is_post) return Reject::kMethodNotAllowed;
+  if (!codecs::is_json_media_type(head.content_type)) return Reject::kUnsupportedMediaType;
+  const auto parsed = codecs::parse_content_encoding(head.content_encoding);
+  if (!parsed) return Reject::kUnsupportedEncoding;
+  encodings = *parsed;
+  return std::nullopt;
+}
+
+void make_tracking_id(std::mt19937_64& random, char out[32]) noexcept {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::uint64_t high = random();
+  std::uint64_t low = random();
+  high = (high & ~0xF000ull) | 0x4000ull;                   // version 4
+  low = (low & 0x3FFFFFFFFFFFFFFFull) | 0x8000000000000000ull;  // RFC 4122 variant
+  for (int i = 15; i >= 0; --i, high >>= 4) out[i] = kHex[high & 15];
+  for (int i = 31; i >= 16; --i, low >>= 4) out[i] = kHex[low & 15];
+}
+
+void format_received_at(StageTools& tools, char out[27]) noexcept {
+  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  const std::int64_t second = micros / 1000000;
+  if (second != tools.cached_second) {
+    const std::time_t t = static_cast<std::time_t>(second);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    std::snprintf(tools.second_text, sizeof tools.second_text, "%04d-%02d-%02dT%02d:%02d:%02d",
+                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    tools.cached_second = second;
+  }
+  std::memcpy(out, tools.second_text, 19);
+  out[19] = '.';
+  auto fraction = static_cast<std::uint32_t>(micros % 1000000);
+  for (int i = 25; i >= 20; --i, fraction /= 10) out[i] = static_cast<char>('0' + fraction % 10);
+  out[26] = 'Z';
+}
+
+void Exchange::run(std::shared_ptr<const Pipeline> pipeline, const ExchangeInput& input, bool dry_run) {
+  pipeline_ = std::move(pipeline);
+  dry_run_ = dry_run;
+  outcome_ = Outcome{};
+  auth_outcome_ = auth::AuthOutcome{};
+  content_type_ = input.content_type;
+  const Limits& limits = pipeline_->config->limits;
+
+  std::string& raw = *input.raw_body;
+  if (input.encodings.size == 0) {
+    body_ = raw;
+  } else {
+    decoded_.clear();
+    const codecs::DecodeStatus status = tools_.decoder.decode(raw, input.encodings, decoded_,
+                                                              limits.max_decoded_bytes,
+                                                              simdjson::SIMDJSON_PADDING);
+    if (status == codecs::DecodeStatus::kCorrupt) return finish(Reject::kBadEncoding);
+    if (status == codecs::DecodeStatus::kTooLarge) return finish(Reject::kDecodedTooLarge);
+    body_ = decoded_;
+  }
+  if (body_.size() > limits.max_decoded_bytes) return finish(Reject::kDecodedTooLarge);
+
+  const std::string& text = input.encodings.size == 0 ? raw : decoded_;
+  if (!tools_.validator.validate(text.data(), text.size(), text.capacity())) {
+    return finish(Reject::kInvalidJson, tools_.validator.error());
+  }
+
+  // Routing reads the parsed document now: an asynchronous authenticator lets this thread parse
+  // other bodies before it answers, which reuses the document's memory.
+  edge_mask_ = 0;
+  const auto& edges = pipeline_->edges;
+  for (std::size_t i = 0; i < edges.size(); ++i) {
+    if (edges[i].filter == nullptr || edges[i].filter->matches(tools_.validator.root())) {
+      edge_mask_ |= std::uint64_t{1} << i;
+    }
+  }
+
+  auth_request_ = auth::AuthRequest{
+      .method = "POST",
+      .target = input.target,
+      .headers = input.headers,
+      .body = body_,
+      .client_host = input.client_host,
+      .client_port = input.client_port,
+  };
+  phase_ = Phase::kAuthenticating;
+  pending_.store(2, std::memory_order_relaxed);
+  pipeline_->authenticator->authenticate(auth_request_, *this);
+  if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) after_auth();
+}
+
+void Exchange::on_auth_done(auth::AuthOutcome&& outcome) noexcept {
+  auth_outcome_ = std::move(outcome);
+  if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) resumer_.resume_later(*this);
+}
+
+void Exchange::on_stored(StoreStatus status) noexcept {
+  if (status != StoreStatus::kStored) store_status_.store(status, std::memory_order_relaxed);
+  if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) resumer_.resume_later(*this);
+}
+
+void Exchange::resume() noexcept {
+  if (phase_ == Phase::kAuthenticating) {
+    after_auth();
+  } else if (phase_ == Phase::kStoring) {
+    after_store();
+  }
+}
+
+void Exchange::after_auth() noexcept {
+  switch (auth_outcome_.verdict) {
+    case auth::Verdict::kAccept:
+      break;
+    case auth::Verdict::kReject:
+      return finish(Reject::kAuthRejected, auth_outcome_.detail);
+    case auth::Verdict::kHttpError:
+      outcome_.status = auth_outcome_.status;
+      outcome_.headers = std::move(auth_outcome_.headers);
+      return finish(Reject::kAuthHttpError, auth_outcome_.detail);
+    case auth::Verdict::kInternalError:
+      return finish(Reject::kAuthInternalError);
+    case auth::Verdict::kTimeout:
+      return finish(Reject::kAuthTimeout);
+  }
+  if (edge_mask_ == 0 && pipeline_->config->unrouted_reject) return finish(Reject::kUnrouted);
+
+  make_tracking_id(tools_.random, outcome_.tracking_id);
+  format_received_at(tools_, received_at_);
+  const NodeConfig& config = *pipeline_->config;
+  message_ = Message{
+      .body = body_,
+      .tracking_id = std::string_view(outcome_.tracking_id, 32),
+      .message_type = config.send_message_type,
+      .received_at = std::string_view(received_at_, 27),
+      .node = config.name,
+      .content_type = content_type_,
+      .user = auth_outcome_.has_user ? std::string_view(auth_outcome_.user) : std::string_view(),
+      .identity = auth_outcome_.has_user ? std::string_view(auth_outcome_.identity) : std::string_view(),
+      .scopes = auth_outcome_.scopes,
+  };
+  if (dry_run_ || edge_mask_ == 0) return finish_ok();
+
+  phase_ = Phase::kStoring;
+  store_status_.store(StoreStatus::kStored, std::memory_order_relaxed);
+  const auto& edges = pipeline_->edges;
+  pending_.store(static_cast<std::uint32_t>(std::popcount(edge_mask_)) + 1, std::memory_order_relaxed);
+  for (std::size_t i = 0; i < edges.size(); ++i) {
+    if (edge_mask_ & (std::uint64_t{1} << i)) edges[i].queue->store(message_, *this);
+  }
+  if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) after_store();
+}
+
+void Exchange::after_store() noexcept {
+  switch (store_status_.load(std::memory_order_relaxed)) {
+    case StoreStatus::kStored:
+      return finish_ok();
+    case StoreStatus::kFull:
+      return finish(Reject::kQueueFull);
+    case StoreStatus::kUnavailable:
+      return finish(Reject::kQueueUnavailable);
+  }
+}
+
+void Exchange::finish(Reject reject, std::string_view detail) noexcept {
+  phase_ = Phase::kIdle;
+  const RejectInfo& info = describe(reject);
+  outcome_.reject = reject;
+  if (reject != Reject::kAuthHttpError) outcome_.status = info.status;
+  outcome_.detail.assign(detail.empty() ? info.detail : detail);
+  ExchangeOwner& owner = owner_;
+  owner.on_exchange_done(*this);
+}
+
+void Exchange::finish_ok() noexcept {
+  phase_ = Phase::kIdle;
+  outcome_.status = 200;
+  owner_.on_exchange_done(*this);
+}
+
+}  // namespace inlet::runtime

@@ -1,0 +1,154 @@
+// The request pipeline as plain stages, independent of sockets: check the head, decode, validate,
+// route, authenticate, store. The Beast session and `inlet test` both drive it through Exchange.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "auth/authenticator.h"
+#include "codecs/content_type.h"
+#include "codecs/decoder.h"
+#include "codecs/json_validator.h"
+#include "runtime/config/node_config.h"
+#include "runtime/message.h"
+#include "runtime/queue/queue.h"
+#include "runtime/server/reject.h"
+
+namespace inlet::runtime {
+
+struct EdgeRoute {
+  std::string name;
+  const Filter* filter = nullptr;  // null: matches every message
+  Queue* queue = nullptr;
+};
+
+// What a request needs from the config, built once (start, reload); read-only and shared by every
+// I/O thread. Does not own the queues: the server keeps them across reloads.
+struct Pipeline {
+  std::shared_ptr<const NodeConfig> config;
+  std::unique_ptr<auth::Authenticator> authenticator;
+  std::vector<EdgeRoute> edges;  // at most 64
+};
+
+// Per-thread tools the stages reuse so the hot path does not allocate. Not thread-safe.
+struct StageTools {
+  StageTools();
+  codecs::BodyDecoder decoder;
+  codecs::JsonValidator validator;
+  std::mt19937_64 random;
+  // RFC 3339 text of the current second, refreshed when the second changes.
+  std::int64_t cached_second = -1;
+  char second_text[20] = {};
+};
+
+struct RequestHead {
+  std::string_view method;  // as sent
+  bool is_post = false;
+  std::string_view target;
+  std::string_view content_type;
+  std::string_view content_encoding;
+};
+
+// Checks 1, 2, 4 and 5 of the contract (3, the header size, is the parser's).
+std::optional<Reject> check_head(const RequestHead& head, codecs::EncodingList& encodings) noexcept;
+
+// 32 lowercase hex chars of a random (version 4) UUID.
+void make_tracking_id(std::mt19937_64& random, char out[32]) noexcept;
+// RFC 3339 UTC with microseconds, 27 chars: 2026-11-22T13:40:02.123456Z
+void format_received_at(StageTools& tools, char out[27]) noexcept;
+
+class Exchange;
+
+// Brings an exchange back onto its own thread after an authenticator or queue called back from
+// another one.
+class Resumer {
+ public:
+  virtual void resume_later(Exchange& exchange) noexcept = 0;
+
+ protected:
+  ~Resumer() = default;
+};
+
+// The result of an exchange: what to answer.
+struct Outcome {
+  int status = 200;
+  std::optional<Reject> reject;   // unset on success
+  std::string detail;             // for rejects
+  std::vector<std::pair<std::string, std::string>> headers;  // extra headers (authenticator's)
+  char tracking_id[32] = {};
+};
+
+class ExchangeOwner {
+ public:
+  // Called on the exchange's thread when the answer is known.
+  virtual void on_exchange_done(Exchange& exchange) noexcept = 0;
+
+ protected:
+  ~ExchangeOwner() = default;
+};
+
+struct ExchangeInput {
+  std::string_view target;
+  std::string_view content_type;
+  codecs::EncodingList encodings;
+  std::span<const auth::Header> headers;
+  std::string* raw_body = nullptr;  // may be decoded in place of; the exchange may swap it
+  std::string_view client_host;
+  std::uint16_t client_port = 0;
+};
+
+// One request from a complete body to its answer: decode, validate, route, authenticate, store.
+// Reused for every request of a connection. Runs on one thread; callbacks from other threads come
+// back through the Resumer. `dry_run` (inlet test) stops before storing.
+class Exchange final : public auth::AuthCallback, public StoreCallback {
+ public:
+  Exchange(ExchangeOwner& owner, Resumer& resumer, StageTools& tools) noexcept
+      : owner_(owner), resumer_(resumer), tools_(tools) {}
+
+  void run(std::shared_ptr<const Pipeline> pipeline, const ExchangeInput& input, bool dry_run = false);
+  // Called by the Resumer on the exchange's thread.
+  void resume() noexcept;
+
+  const Outcome& outcome() const noexcept { return outcome_; }
+  // Valid after success (and for a dry run): the message and the edges it went to.
+  const Message& message() const noexcept { return message_; }
+  std::uint64_t edge_mask() const noexcept { return edge_mask_; }
+  const Pipeline* pipeline() const noexcept { return pipeline_.get(); }
+  Exchange* next_in_inbox = nullptr;  // intrusive link for the Resumer's queue
+
+  void on_auth_done(auth::AuthOutcome&& outcome) noexcept override;
+  void on_stored(StoreStatus status) noexcept override;
+
+ private:
+  enum class Phase : std::uint8_t { kIdle, kAuthenticating, kStoring };
+  void after_auth() noexcept;
+  void after_store() noexcept;
+  void finish(Reject reject, std::string_view detail = {}) noexcept;
+  void finish_ok() noexcept;
+
+  ExchangeOwner& owner_;
+  Resumer& resumer_;
+  StageTools& tools_;
+  std::shared_ptr<const Pipeline> pipeline_;
+  Phase phase_ = Phase::kIdle;
+  bool dry_run_ = false;
+  std::atomic<std::uint32_t> pending_{0};
+  std::atomic<StoreStatus> store_status_{StoreStatus::kStored};
+  std::string decoded_;  // decoded body storage when the request had a Content-Encoding
+  std::string_view body_;
+  std::string_view content_type_;
+  std::uint64_t edge_mask_ = 0;
+  auth::AuthRequest auth_request_;
+  auth::AuthOutcome auth_outcome_;
+  Outcome outcome_;
+  char received_at_[27] = {};
+  Message message_;
+};
+
+}  // namespace inlet::runtime

@@ -1,0 +1,33 @@
+#include "runtime/server/reject.h"
+
+#include <array>
+
+namespace inlet::runtime {
+namespace {
+
+constexpr std::array<RejectInfo, static_cast<std::size_t>(Reject::kCount)> kTable{{
+    {404, "not_found", "not found: inlet accepts POST /", false},
+    {405, "method_not_allowed", "method not allowed: use POST", false},
+    {431, "headers_too_large", "request headers too large", false},
+    {415, "unsupported_media_type", "unsupported media type: use application/json or */*+json", false},
+    {415, "unsupported_encoding", "unsupported content encoding: use gzip, deflate, br or identity", false},
+    {413, "body_too_large", "request body too large", false},
+    {400, "bad_encoding", "body does not decode with its Content-Encoding", false},
+    {413, "decoded_too_large", "decoded body too large", false},
+    {400, "invalid_json", "invalid JSON", false},
+    {400, "bad_framing", "malformed HTTP request", false},
+    {403, "auth_rejected", "forbidden", false},
+    {0, "auth_http_error", "", false},
+    {500, "auth_internal_error", "internal error", false},
+    {503, "auth_timeout", "authenticator timed out", true},
+    {422, "unrouted", "no edge accepts this message", false},
+    {503, "queue_full", "queue is full, retry later", true},
+    {503, "queue_unavailable", "queue unavailable, retry later", true},
+    {503, "too_many_connections", "too many connections", true},
+}};
+
+}  // namespace
+
+const RejectInfo& describe(Reject reject) noexcept { return kTable[static_cast<std::size_t>(reject)]; }
+
+}  // namespace inlet::runtime

@@ -1,0 +1,43 @@
+// Every reason a request is refused, and the one table that maps it to an HTTP status, a default
+// detail and a metric label. Nothing else in inlet picks status codes.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace inlet::runtime {
+
+enum class Reject : std::uint8_t {
+  kNotFound,
+  kMethodNotAllowed,
+  kHeadersTooLarge,
+  kUnsupportedMediaType,
+  kUnsupportedEncoding,
+  kBodyTooLarge,
+  kBadEncoding,
+  kDecodedTooLarge,
+  kInvalidJson,
+  kBadFraming,  // malformed HTTP, smuggling attempts (Content-Length with Transfer-Encoding, ...)
+  kAuthRejected,
+  kAuthHttpError,  // the authenticator chose the status
+  kAuthInternalError,
+  kAuthTimeout,
+  kUnrouted,
+  kQueueFull,
+  kQueueUnavailable,
+  kTooManyConnections,
+  kCount,
+};
+
+struct RejectInfo {
+  int status;
+  std::string_view label;   // metrics and logs: "body_too_large"
+  std::string_view detail;  // default {"detail": ...}
+  bool retry_after;         // add Retry-After
+};
+
+const RejectInfo& describe(Reject reject) noexcept;
+
+inline constexpr int kRetryAfterSeconds = 1;
+
+}  // namespace inlet::runtime

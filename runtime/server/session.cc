@@ -1,0 +1,310 @@
+#include "runtime/server/session.h"
+
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/status.hpp>
+#include <charconv>
+#include <limits>
+
+#include "runtime/log.h"
+#include "runtime/server/worker.h"
+
+namespace inlet::runtime {
+
+namespace http = boost::beast::http;
+using boost::system::error_code;
+
+namespace {
+
+constexpr std::size_t kReadChunk = 64 * 1024;
+// After an error answer on a connection whose body was not read, how long we keep reading and
+// discarding so the client sees the answer instead of a reset.
+constexpr auto kLingerTime = std::chrono::seconds(2);
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void append_number(std::string& out, std::uint64_t value) {
+  char buf[24];
+  const auto result = std::to_chars(buf, buf + sizeof buf, value);
+  out.append(buf, result.ptr);
+}
+
+bool is_header_safe(std::string_view text) noexcept {
+  return text.find_first_of("\r\n") == std::string_view::npos;
+}
+
+}  // namespace
+
+Session::Session(Worker& worker, boost::asio::ip::tcp::socket&& socket)
+    : worker_(worker), socket_(std::move(socket)), exchange_(*this, worker, worker.tools()) {
+  error_code ec;
+  const auto remote = socket_.remote_endpoint(ec);
+  if (!ec) {
+    client_host_ = remote.address().to_string();
+    client_port_ = remote.port();
+  }
+  socket_.set_option(boost::asio::ip::tcp::no_delay(true), ec);
+  worker_.add(*this);
+  worker_.state().open_connections.fetch_add(1, std::memory_order_relaxed);
+}
+
+Session::~Session() {
+  if (phase_ != Phase::kClosed) worker_.remove(*this);
+  worker_.state().open_connections.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void Session::start() { begin_request(); }
+
+void Session::begin_request() {
+  body_storage_.clear();
+  parser_.emplace(std::piecewise_construct, std::make_tuple(std::move(body_storage_)));
+  const Limits& limits = worker_.pipeline()->config->limits;
+  parser_->header_limit(limits.max_header_bytes);
+  // The size is checked after the head, so that the path, method and media type answer first.
+  parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
+  parser_->eager(false);
+  header_checked_ = false;
+  phase_ = Phase::kIdle;
+  deadline_ = Clock::now() + limits.idle_timeout;
+  parse();
+}
+
+void Session::parse() {
+  const Limits& limits = worker_.pipeline()->config->limits;
+  for (;;) {
+    if (buffer_.size() == 0) return read_more();
+    if (phase_ == Phase::kIdle) {
+      phase_ = Phase::kHeader;
+      deadline_ = Clock::now() + limits.header_timeout;
+    }
+    error_code ec;
+    const std::size_t used = parser_->put(buffer_.data(), ec);
+    buffer_.consume(used);
+    if (ec == http::error::need_more) return read_more();
+    if (ec) return on_parse_error(ec);
+    if (!header_checked_ && parser_->is_header_done()) {
+      if (!on_header()) return;
+      continue;
+    }
+    if (parser_->is_done()) return on_message();
+    if (used == 0) return read_more();
+  }
+}
+
+void Session::read_more() {
+  if (read_pending_ || phase_ == Phase::kClosed) return;
+  read_pending_ = true;
+  socket_.async_read_some(buffer_.prepare(kReadChunk),
+                          [self = shared_from_this()](const error_code& ec, std::size_t bytes) {
+                            self->on_read(ec, bytes);
+                          });
+}
+
+void Session::on_read(const error_code& ec, std::size_t bytes) {
+  read_pending_ = false;
+  if (phase_ == Phase::kClosed) return;
+  if (ec) return close();
+  buffer_.commit(bytes);
+  if (phase_ == Phase::kWriting) {
+    // Lingering after an error answer: discard what the client still sends.
+    buffer_.consume(buffer_.size());
+    return read_more();
+  }
+  parse();
+}
+
+bool Session::on_header() {
+  header_checked_ = true;
+  auto& request = parser_->get();
+  const RequestHead head{
+      .method = request.method_string(),
+      .is_post = request.method() == http::verb::post,
+      .target = request.target(),
+      .content_type = request[http::field::content_type],
+      .content_encoding = request[http::field::content_encoding],
+  };
+  // Beast refuses Content-Length with Transfer-Encoding and conflicting lengths; equal duplicates
+  // and transfer codings other than chunked are refused here.
+  if (request.count(http::field::content_length) > 1 ||
+      request[http::field::content_length].find(',') != std::string_view::npos ||
+      (request.count(http::field::transfer_encoding) > 0 && !parser_->chunked())) {
+    respond_reject(Reject::kBadFraming, "conflicting or duplicate message framing headers", true);
+    return false;
+  }
+  if (const auto reject = check_head(head, encodings_)) {
+    respond_reject(*reject, {}, !parser_->is_done());
+    return false;
+  }
+  const Limits& limits = worker_.pipeline()->config->limits;
+  const auto length = parser_->content_length();
+  if (length && *length > limits.max_body_bytes) {
+    respond_reject(Reject::kBodyTooLarge, {}, true);
+    return false;
+  }
+  parser_->body_limit(limits.max_body_bytes);
+  if (length) request.body().reserve(*length + simdjson::SIMDJSON_PADDING);
+  parser_->eager(true);
+  phase_ = Phase::kBody;
+  deadline_ = Clock::now() + limits.body_timeout;
+  if (!parser_->is_done() && buffer_.size() == 0 && iequals(request[http::field::expect], "100-continue")) {
+    write_continue();
+    return false;
+  }
+  return true;
+}
+
+void Session::on_parse_error(const error_code& ec) {
+  if (ec == http::error::header_limit) {
+    // The request line may not have been parsed: read it from the buffer to answer 404/405 first.
+    const std::string_view data(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+    const std::string_view line = data.substr(0, data.find("\r\n"));
+    const std::size_t space = line.find(' ');
+    const std::string_view method = line.substr(0, space);
+    std::string_view target =
+        space == std::string_view::npos ? std::string_view() : line.substr(space + 1);
+    target = target.substr(0, target.find(' '));
+    const RequestHead head{.method = method, .is_post = method == "POST", .target = target};
+    codecs::EncodingList ignored;
+    const auto reject = check_head(head, ignored);
+    if (reject == Reject::kNotFound || reject == Reject::kMethodNotAllowed) {
+      return respond_reject(*reject, {}, true);
+    }
+    return respond_reject(Reject::kHeadersTooLarge, {}, true);
+  }
+  if (ec == http::error::body_limit) return respond_reject(Reject::kBodyTooLarge, {}, true);
+  respond_reject(Reject::kBadFraming, ec.message(), true);
+}
+
+void Session::on_message() {
+  phase_ = Phase::kProcessing;
+  deadline_ = Clock::time_point::max();
+  auto& request = parser_->get();
+  headers_.clear();
+  for (const auto& field : request) headers_.push_back({field.name_string(), field.value()});
+  const ExchangeInput input{
+      .target = request.target(),
+      .content_type = request[http::field::content_type],
+      .encodings = encodings_,
+      .headers = headers_,
+      .raw_body = &request.body(),
+      .client_host = client_host_,
+      .client_port = client_port_,
+  };
+  hold_ = shared_from_this();
+  exchange_.run(worker_.pipeline(), input);
+}
+
+void Session::on_exchange_done(Exchange& exchange) noexcept {
+  const std::shared_ptr<Session> self = std::move(hold_);
+  const Outcome& outcome = exchange.outcome();
+  const bool close = !parser_->get().keep_alive() || worker_.state().draining.load(std::memory_order_relaxed);
+  if (outcome.reject) {
+    std::string body = "{\"detail\":\"";
+    append_json_escaped(body, outcome.detail);
+    body += "\"}";
+    write_response(outcome.status, body, close, false, describe(*outcome.reject).retry_after, &outcome.headers);
+  } else {
+    char body[64] = "{\"tracking_id\":\"";
+    std::memcpy(body + 16, outcome.tracking_id, 32);
+    std::memcpy(body + 48, "\"}", 2);
+    write_response(200, std::string_view(body, 50), close, false, false, nullptr);
+  }
+}
+
+void Session::respond_reject(Reject reject, std::string_view detail, bool close) {
+  const RejectInfo& info = describe(reject);
+  std::string body = "{\"detail\":\"";
+  append_json_escaped(body, detail.empty() ? info.detail : detail);
+  body += "\"}";
+  write_response(info.status, body, close, reject == Reject::kMethodNotAllowed, info.retry_after, nullptr);
+}
+
+void Session::write_response(int status, std::string_view body, bool close, bool allow, bool retry_after,
+                             const std::vector<std::pair<std::string, std::string>>* extra) {
+  if (phase_ == Phase::kClosed) return;
+  out_.clear();
+  out_ += "HTTP/1.1 ";
+  append_number(out_, static_cast<std::uint64_t>(status));
+  out_ += ' ';
+  out_ += http::obsolete_reason(http::int_to_status(static_cast<unsigned>(status)));
+  out_ += "\r\nContent-Type: application/json\r\nContent-Length: ";
+  append_number(out_, body.size());
+  out_ += "\r\n";
+  if (close) out_ += "Connection: close\r\n";
+  if (allow) out_ += "Allow: POST\r\n";
+  if (retry_after) {
+    out_ += "Retry-After: ";
+    append_number(out_, kRetryAfterSeconds);
+    out_ += "\r\n";
+  }
+  if (extra != nullptr) {
+    for (const auto& [name, value] : *extra) {
+      if (name.empty() || !is_header_safe(name) || !is_header_safe(value)) continue;
+      out_ += name;
+      out_ += ": ";
+      out_ += value;
+      out_ += "\r\n";
+    }
+  }
+  out_ += "\r\n";
+  out_ += body;
+  close_after_write_ = close;
+  continue_after_write_ = false;
+  phase_ = Phase::kWriting;
+  deadline_ = Clock::now() + worker_.pipeline()->config->limits.body_timeout;
+  boost::asio::async_write(socket_, boost::asio::buffer(out_),
+                           [self = shared_from_this()](const error_code& ec, std::size_t) { self->on_write(ec); });
+}
+
+void Session::write_continue() {
+  static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+  continue_after_write_ = true;
+  boost::asio::async_write(socket_, boost::asio::buffer(kContinue.data(), kContinue.size()),
+                           [self = shared_from_this()](const error_code& ec, std::size_t) { self->on_write(ec); });
+}
+
+void Session::on_write(const error_code& ec) {
+  if (phase_ == Phase::kClosed) return;
+  if (ec) return close();
+  if (continue_after_write_) {
+    continue_after_write_ = false;
+    return parse();
+  }
+  if (close_after_write_) {
+    if (parser_ && parser_->is_done()) return close();
+    // The client may still be sending a body we refused: stop sending, read and discard it for a
+    // while, so it gets to read our answer rather than a connection reset.
+    error_code ignored;
+    socket_.shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
+    deadline_ = Clock::now() + kLingerTime;
+    buffer_.consume(buffer_.size());
+    return read_more();
+  }
+  body_storage_ = std::move(parser_->get().body());
+  parser_.reset();
+  begin_request();
+}
+
+void Session::check_deadline(Clock::time_point now, bool draining) {
+  if (phase_ == Phase::kClosed) return;
+  if (now >= deadline_ || (draining && phase_ == Phase::kIdle && buffer_.size() == 0)) close();
+}
+
+void Session::close() {
+  if (phase_ == Phase::kClosed) return;
+  phase_ = Phase::kClosed;
+  worker_.remove(*this);
+  error_code ignored;
+  socket_.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+}
+
+}  // namespace inlet::runtime

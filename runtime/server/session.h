@@ -1,0 +1,75 @@
+// One HTTP/1.1 connection. It only does I/O: reads and parses requests with Beast's parser, enforces
+// the header, body and idle deadlines, hands each complete request to an Exchange and writes the
+// answer. Requests on a connection are handled one at a time; pipelined ones wait in the buffer.
+// Lives on its worker's thread; owned by shared_ptr held by pending I/O and a pending exchange.
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/server/pipeline.h"
+
+namespace inlet::runtime {
+
+class Worker;
+
+class Session final : public std::enable_shared_from_this<Session>, public ExchangeOwner {
+ public:
+  using Clock = std::chrono::steady_clock;
+  Session(Worker& worker, boost::asio::ip::tcp::socket&& socket);
+  ~Session();
+  void start();
+
+  // From the worker's sweep: closes the connection when its deadline has passed (or, while the node
+  // drains, when it sits idle between requests).
+  void check_deadline(Clock::time_point now, bool draining);
+
+  Session* prev = nullptr;  // the worker's intrusive list
+  Session* next = nullptr;
+
+ private:
+  enum class Phase : std::uint8_t { kIdle, kHeader, kBody, kProcessing, kWriting, kClosed };
+
+  void begin_request();
+  void parse();
+  void read_more();
+  void on_read(const boost::system::error_code& ec, std::size_t bytes);
+  bool on_header();
+  void on_parse_error(const boost::system::error_code& ec);
+  void on_message();
+  void on_exchange_done(Exchange& exchange) noexcept override;
+  void respond_reject(Reject reject, std::string_view detail, bool close);
+  void write_response(int status, std::string_view body, bool close, bool allow, bool retry_after,
+                      const std::vector<std::pair<std::string, std::string>>* extra);
+  void write_continue();
+  void on_write(const boost::system::error_code& ec);
+  void close();
+
+  Worker& worker_;
+  boost::asio::ip::tcp::socket socket_;
+  std::string client_host_;
+  std::uint16_t client_port_ = 0;
+  boost::beast::flat_buffer buffer_;
+  std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+  std::string body_storage_;  // the body string handed to each parser, reused for its capacity
+  std::string out_;
+  std::vector<auth::Header> headers_;
+  codecs::EncodingList encodings_;
+  Phase phase_ = Phase::kIdle;
+  bool header_checked_ = false;
+  bool close_after_write_ = false;
+  bool continue_after_write_ = false;  // the write was a 100 Continue
+  bool read_pending_ = false;
+  Clock::time_point deadline_ = Clock::time_point::max();
+  Exchange exchange_;
+  std::shared_ptr<Session> hold_;  // keeps the session alive while the exchange waits
+};
+
+}  // namespace inlet::runtime

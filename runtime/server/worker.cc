@@ -1,0 +1,105 @@
+#include "runtime/server/worker.h"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+
+#include "runtime/log.h"
+#include "runtime/server/session.h"
+
+namespace inlet::runtime {
+
+namespace {
+constexpr auto kSweepInterval = std::chrono::milliseconds(200);
+}
+
+Worker::Worker(ServerState& state, std::shared_ptr<const Pipeline> pipeline)
+    : state_(state), pipeline_(std::move(pipeline)), sweeper_(io_) {}
+
+Worker::~Worker() { join(); }
+
+void Worker::set_pipeline(std::shared_ptr<const Pipeline> pipeline) { pipeline_ = std::move(pipeline); }
+
+void Worker::resume_later(Exchange& exchange) noexcept {
+  Exchange* head = inbox_.load(std::memory_order_relaxed);
+  do {
+    exchange.next_in_inbox = head;
+  } while (!inbox_.compare_exchange_weak(head, &exchange, std::memory_order_release,
+                                         std::memory_order_relaxed));
+  if (!inbox_scheduled_.exchange(true, std::memory_order_acq_rel)) {
+    boost::asio::post(io_, [this] { drain_inbox(); });
+  }
+}
+
+void Worker::drain_inbox() noexcept {
+  inbox_scheduled_.store(false, std::memory_order_release);
+  Exchange* list = inbox_.exchange(nullptr, std::memory_order_acquire);
+  // The list is newest first; answer in arrival order.
+  Exchange* ordered = nullptr;
+  while (list != nullptr) {
+    Exchange* next = list->next_in_inbox;
+    list->next_in_inbox = ordered;
+    ordered = list;
+    list = next;
+  }
+  while (ordered != nullptr) {
+    Exchange* next = ordered->next_in_inbox;
+    ordered->next_in_inbox = nullptr;
+    ordered->resume();
+    ordered = next;
+  }
+}
+
+void Worker::add(Session& session) noexcept {
+  session.prev = nullptr;
+  session.next = sessions_;
+  if (sessions_ != nullptr) sessions_->prev = &session;
+  sessions_ = &session;
+  ++session_count_;
+}
+
+void Worker::remove(Session& session) noexcept {
+  if (session.prev != nullptr) session.prev->next = session.next;
+  if (session.next != nullptr) session.next->prev = session.prev;
+  if (sessions_ == &session) sessions_ = session.next;
+  session.prev = session.next = nullptr;
+  --session_count_;
+}
+
+void Worker::sweep() {
+  sweeper_.expires_after(kSweepInterval);
+  sweeper_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    const auto now = Session::Clock::now();
+    const bool draining = state_.draining.load(std::memory_order_relaxed);
+    for (Session* s = sessions_; s != nullptr;) {
+      Session* next = s->next;  // check_deadline may unlink s
+      s->check_deadline(now, draining);
+      s = next;
+    }
+    sweep();
+  });
+}
+
+void Worker::start_thread() {
+  sweep();
+  thread_ = std::thread([this] {
+    auto guard = boost::asio::make_work_guard(io_);
+    try {
+      io_.run();
+    } catch (const std::exception& e) {
+      log_error("worker_crashed", {{"error", e.what()}});
+      std::abort();
+    }
+  });
+}
+
+void Worker::join() {
+  if (!thread_.joinable()) return;
+  boost::asio::post(io_, [this] {
+    sweeper_.cancel();
+    io_.stop();
+  });
+  thread_.join();
+}
+
+}  // namespace inlet::runtime
