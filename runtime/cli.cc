@@ -155,6 +155,7 @@ class BlockingRun final : public Resumer, public ExchangeOwner {
     ready_ = &exchange;
     wake_.notify_one();
   }
+  void store_soon(Exchange& exchange) noexcept override { exchange.store_now(false); }
   void on_exchange_done(Exchange&) noexcept override { done_ = true; }
   void wait(Exchange& exchange) {
     while (!done_) {

@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <cstring>
 #include <deque>
+#include <mutex>
 #include <new>
 #include <stdexcept>
 #include <thread>
@@ -81,6 +82,8 @@ class LogQueue final : public Queue {
   ~LogQueue() override;
 
   void store(const Message& message, StoreCallback& callback) override;
+  void store_deferred(const Message& message, StoreCallback& callback) override;
+  void flush() noexcept override;
   void close() override;
   bool ready() const noexcept override {
     return !closing_.load(std::memory_order_relaxed) && !failing_.load(std::memory_order_relaxed);
@@ -105,6 +108,9 @@ class LogQueue final : public Queue {
   void wake() noexcept;
   void run() noexcept;
   void write_batch() noexcept;
+  bool enqueue(const Message& message, StoreCallback& callback);
+  void wake_if_sleeping() noexcept;
+  bool write_pending() noexcept;
   bool write_range(std::size_t begin, std::size_t end) noexcept;
   bool sync_range(std::size_t begin, std::size_t end) noexcept;
   bool roll() noexcept;
@@ -135,6 +141,9 @@ class LogQueue final : public Queue {
   std::uint64_t next_offset_ = 0;
   bool tail_dirty_ = false;  // a failed write left bytes past segments_.back().bytes
   std::vector<Node*> batch_;
+  // Guards the files and batch_: held by the writer thread, or by an I/O thread that writes a
+  // burst itself (ack: write), which only ever try_locks it.
+  std::mutex file_mutex_;
   std::vector<iovec> iov_;
   std::chrono::steady_clock::time_point next_retention_check_;
   std::atomic<bool> failing_{false};
@@ -303,16 +312,53 @@ void LogQueue::wake() noexcept {
 // Runs on the caller's I/O thread: serializing and checksumming here spreads that CPU work over
 // every I/O thread, keeping the single writer thread for the I/O it alone can do.
 void LogQueue::store(const Message& message, StoreCallback& callback) {
+  // Only the push onto an empty list can find the writer asleep (it re-checks the list after
+  // announcing sleep), so busy periods cost no syscall here.
+  if (enqueue(message, callback)) wake_if_sleeping();
+}
+
+void LogQueue::store_deferred(const Message& message, StoreCallback& callback) {
+  enqueue(message, callback);
+}
+
+void LogQueue::wake_if_sleeping() noexcept {
+  if (sleeping_.load(std::memory_order_seq_cst)) wake();
+}
+
+// With ack: write the calling I/O thread writes the burst itself when the files are free: one
+// writev and no thread hand-off, where waking the writer would cost two context switches on a
+// busy core. With ack: fsync the writer thread syncs, so the I/O thread keeps parsing meanwhile.
+void LogQueue::flush() noexcept {
+  if (options_.ack == AckMode::kWrite) {
+    std::unique_lock lock(file_mutex_, std::try_to_lock);
+    if (lock.owns_lock()) write_pending();
+  }
+  if (pending_.load(std::memory_order_seq_cst) != nullptr) wake_if_sleeping();
+}
+
+// Takes every pending record and writes it; the caller holds file_mutex_.
+bool LogQueue::write_pending() noexcept {
+  Node* list = pending_.exchange(nullptr, std::memory_order_acquire);
+  if (list == nullptr) return false;
+  batch_.clear();
+  for (; list != nullptr; list = list->next) batch_.push_back(list);
+  std::reverse(batch_.begin(), batch_.end());  // pushed LIFO; store in arrival order
+  write_batch();
+  return true;
+}
+
+// Builds the record on the calling thread and pushes it; true when the list was empty.
+bool LogQueue::enqueue(const Message& message, StoreCallback& callback) {
   if (in_flight_.fetch_add(1, std::memory_order_seq_cst) >= options_.max_in_flight) {
     in_flight_.fetch_sub(1, std::memory_order_relaxed);
     callback.on_stored(StoreStatus::kFull);
-    return;
+    return false;
   }
   if (closing_.load(std::memory_order_seq_cst) ||
       message.body.size() > log_format::kMaxRecordLength / 2) {
     in_flight_.fetch_sub(1, std::memory_order_relaxed);
     callback.on_stored(StoreStatus::kUnavailable);
-    return;
+    return false;
   }
   Node* node = pop_free();
   node->callback = &callback;
@@ -351,9 +397,7 @@ void LogQueue::store(const Message& message, StoreCallback& callback) {
     node->next = head;
   } while (!pending_.compare_exchange_weak(head, node, std::memory_order_seq_cst,
                                            std::memory_order_relaxed));
-  // Only the push onto an empty list can find the writer asleep (it re-checks the list after
-  // announcing sleep), so busy periods cost no syscall here.
-  if (head == nullptr && sleeping_.load(std::memory_order_seq_cst)) wake();
+  return head == nullptr;
 }
 
 void LogQueue::close() {
@@ -368,18 +412,14 @@ void LogQueue::close() {
 void LogQueue::run() noexcept {
   pthread_setname_np(pthread_self(), "inlet-log");
   for (;;) {
-    const auto now = std::chrono::steady_clock::now();
-    if (now >= next_retention_check_) {
-      enforce_retention();
-      next_retention_check_ = now + options_.retention_check_interval;
-    }
-    Node* list = pending_.exchange(nullptr, std::memory_order_acquire);
-    if (list != nullptr) {
-      batch_.clear();
-      for (; list != nullptr; list = list->next) batch_.push_back(list);
-      std::reverse(batch_.begin(), batch_.end());  // pushed LIFO; store in arrival order
-      write_batch();
-      continue;
+    {
+      std::lock_guard lock(file_mutex_);
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= next_retention_check_) {
+        enforce_retention();
+        next_retention_check_ = now + options_.retention_check_interval;
+      }
+      if (write_pending()) continue;
     }
     const bool closing = closing_.load(std::memory_order_seq_cst);
     if (closing && in_flight_.load(std::memory_order_seq_cst) == 0) return;

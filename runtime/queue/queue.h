@@ -31,6 +31,11 @@ class Queue {
   // `message` (and what it points to) and `callback` stay valid until the callback is called.
   // A full in-flight budget may be reported inline (callback called before store() returns).
   virtual void store(const Message& message, StoreCallback& callback) = 0;
+  // store() for one message of a burst (an I/O thread's turn): the queue may hold the work back
+  // until flush(), so that one wake-up or one write covers the whole burst.
+  virtual void store_deferred(const Message& message, StoreCallback& callback) { store(message, callback); }
+  // Starts the work of every message store_deferred() has queued. Never blocks on another thread.
+  virtual void flush() noexcept {}
   // Waits until every stored message has been called back, then stops the queue's threads.
   // store() must not be called after close().
   virtual void close() = 0;

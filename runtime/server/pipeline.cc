@@ -157,11 +157,20 @@ void Exchange::after_auth() noexcept {
   if (dry_run_ || edge_mask_ == 0) return finish_ok();
 
   phase_ = Phase::kStoring;
+  resumer_.store_soon(*this);
+}
+
+void Exchange::store_now(bool deferred) noexcept {
   store_status_.store(StoreStatus::kStored, std::memory_order_relaxed);
   const auto& edges = pipeline_->edges;
   pending_.store(static_cast<std::uint32_t>(std::popcount(edge_mask_)) + 1, std::memory_order_relaxed);
   for (std::size_t i = 0; i < edges.size(); ++i) {
-    if (edge_mask_ & (std::uint64_t{1} << i)) edges[i].queue->store(message_, *this);
+    if (!(edge_mask_ & (std::uint64_t{1} << i))) continue;
+    if (deferred) {
+      edges[i].queue->store_deferred(message_, *this);
+    } else {
+      edges[i].queue->store(message_, *this);
+    }
   }
   if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) after_store();
 }

@@ -70,6 +70,9 @@ class Exchange;
 class Resumer {
  public:
   virtual void resume_later(Exchange& exchange) noexcept = 0;
+  // Calls exchange.store_now() now or at the end of the thread's current turn, so that queues see
+  // the turn's messages as one burst.
+  virtual void store_soon(Exchange& exchange) noexcept = 0;
 
  protected:
   ~Resumer() = default;
@@ -114,6 +117,9 @@ class Exchange final : public auth::AuthCallback, public StoreCallback {
   void run(std::shared_ptr<const Pipeline> pipeline, const ExchangeInput& input, bool dry_run = false);
   // Called by the Resumer on the exchange's thread.
   void resume() noexcept;
+  // Hands the message to every matching edge; `deferred` uses Queue::store_deferred, and the
+  // caller then flushes those queues.
+  void store_now(bool deferred) noexcept;
 
   const Outcome& outcome() const noexcept { return outcome_; }
   // Valid after success (and for a dry run): the message and the edges it went to.

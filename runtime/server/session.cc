@@ -171,7 +171,8 @@ void Session::on_parse_error(const error_code& ec) {
     std::string_view target =
         space == std::string_view::npos ? std::string_view() : line.substr(space + 1);
     target = target.substr(0, target.find(' '));
-    const RequestHead head{.method = method, .is_post = method == "POST", .target = target};
+    const RequestHead head{.method = method, .is_post = method == "POST", .target = target,
+                           .content_type = {}, .content_encoding = {}};
     codecs::EncodingList ignored;
     const auto reject = check_head(head, ignored);
     if (reject == Reject::kNotFound || reject == Reject::kMethodNotAllowed) {

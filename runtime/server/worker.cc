@@ -2,6 +2,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
+#include <algorithm>
 
 #include "runtime/log.h"
 #include "runtime/server/session.h"
@@ -28,6 +29,32 @@ void Worker::resume_later(Exchange& exchange) noexcept {
   if (!inbox_scheduled_.exchange(true, std::memory_order_acq_rel)) {
     boost::asio::post(io_, [this] { drain_inbox(); });
   }
+}
+
+void Worker::store_soon(Exchange& exchange) noexcept {
+  if (to_store_.empty()) boost::asio::post(io_, [this] { end_turn(); });
+  to_store_.push_back(&exchange);
+}
+
+// Runs after the handlers that were ready in this turn, so a burst of requests from many
+// connections reaches each queue together and one flush (one write, or one wake-up) covers it.
+void Worker::end_turn() noexcept {
+  storing_.swap(to_store_);
+  to_flush_.clear();
+  for (Exchange* exchange : storing_) {
+    const auto& edges = exchange->pipeline()->edges;
+    for (std::size_t i = 0; i < edges.size(); ++i) {
+      if (!(exchange->edge_mask() & (std::uint64_t{1} << i))) continue;
+      if (std::find(to_flush_.begin(), to_flush_.end(), edges[i].queue) == to_flush_.end()) {
+        to_flush_.push_back(edges[i].queue);
+      }
+    }
+  }
+  // Collect the queues first: store_now may answer inline and start the next request, whose
+  // pipeline could differ after a reload.
+  for (Exchange* exchange : storing_) exchange->store_now(/*deferred=*/true);
+  storing_.clear();
+  for (Queue* queue : to_flush_) queue->flush();
 }
 
 void Worker::drain_inbox() noexcept {

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <memory>
 #include <thread>
+#include <vector>
 
 #include "runtime/server/pipeline.h"
 
@@ -35,6 +36,8 @@ class Worker final : public Resumer {
 
   // Lock-free, from any thread: queues the exchange and posts one drain per batch.
   void resume_later(Exchange& exchange) noexcept override;
+  // On this thread: collects the turn's messages and stores them as one burst at its end.
+  void store_soon(Exchange& exchange) noexcept override;
 
   // Called on this thread only.
   void add(Session& session) noexcept;
@@ -46,6 +49,7 @@ class Worker final : public Resumer {
 
  private:
   void drain_inbox() noexcept;
+  void end_turn() noexcept;
   void sweep();
 
   ServerState& state_;
@@ -54,6 +58,9 @@ class Worker final : public Resumer {
   std::shared_ptr<const Pipeline> pipeline_;
   std::atomic<Exchange*> inbox_{nullptr};
   std::atomic<bool> inbox_scheduled_{false};
+  std::vector<Exchange*> to_store_;  // this turn's messages
+  std::vector<Exchange*> storing_;   // the previous list, swapped out while it is stored
+  std::vector<Queue*> to_flush_;
   Session* sessions_ = nullptr;  // intrusive doubly linked list
   std::size_t session_count_ = 0;
   boost::asio::steady_timer sweeper_;
