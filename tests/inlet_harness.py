@@ -177,3 +177,159 @@ def raw_exchange(port, data, read_timeout=5.0, until_closed=False):
                 break
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def read_log_records(queue_dir, verify_crc=False):
+    """Parses the log queue's segment files directly (format in runtime/queue/log_queue.h) and
+    returns [(offset, attributes dict, raw body bytes)], stopping at a torn or zeroed tail."""
+    import struct
+    records = []
+    names = sorted(n for n in os.listdir(queue_dir)
+                   if len(n) == 24 and n.endswith(".log") and n[:20].isdigit())
+    for name in names:
+        offset = int(name[:20])
+        with open(os.path.join(queue_dir, name), "rb") as f:
+            data = f.read()
+        pos = 0
+        while pos + 12 <= len(data):
+            length, crc, attributes_length = struct.unpack_from("<III", data, pos)
+            if length < 4 or pos + 8 + length > len(data):
+                break
+            payload = data[pos + 8:pos + 8 + length]
+            if verify_crc and crc32c(payload) != crc:
+                raise ValueError(f"{name}: record {offset} at byte {pos}: CRC mismatch")
+            attributes = json.loads(payload[4:4 + attributes_length])
+            records.append((offset, attributes, payload[4 + attributes_length:]))
+            offset += 1
+            pos += 8 + length
+    return records
+
+
+_CRC32C_TABLE = []
+
+
+def crc32c(data):
+    """CRC-32C (Castagnoli), pure Python: fine for a few records, slow for megabytes."""
+    if not _CRC32C_TABLE:
+        for i in range(256):
+            c = i
+            for _ in range(8):
+                c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+            _CRC32C_TABLE.append(c)
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc = _CRC32C_TABLE[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+class RawResponse:
+    def __init__(self, status, reason, headers, body):
+        self.status, self.reason, self.headers, self.body = status, reason, headers, body
+
+    def header(self, name):
+        return self.headers.get(name.lower())
+
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return f"RawResponse({self.status}, {self.headers}, {self.body!r})"
+
+
+def parse_response(data):
+    """Parses one HTTP/1.1 response (Content-Length framed) from the front of `data`.
+    Returns (RawResponse, rest) or (None, data) when `data` does not hold a whole response yet."""
+    end = data.find(b"\r\n\r\n")
+    if end < 0:
+        return None, data
+    lines = data[:end].decode("latin-1").split("\r\n")
+    version, status, *reason = lines[0].split(" ", 2)
+    if not version.startswith("HTTP/1."):
+        raise ValueError(f"not an HTTP response: {lines[0]!r}")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        key = name.strip().lower()
+        headers[key] = f"{headers[key]}, {value.strip()}" if key in headers else value.strip()
+    length = int(headers.get("content-length", "0"))
+    if len(data) < end + 4 + length:
+        return None, data
+    body = data[end + 4:end + 4 + length]
+    return RawResponse(int(status), reason[0] if reason else "", headers, body), data[end + 4 + length:]
+
+
+def parse_responses(data):
+    """Every whole response in `data`, in order."""
+    responses = []
+    while data:
+        response, data = parse_response(data)
+        if response is None:
+            break
+        responses.append(response)
+    return responses
+
+
+class RawConnection:
+    """One TCP connection to send raw bytes and read whole responses, for HTTP/1.1 mechanics."""
+
+    def __init__(self, port, timeout=5.0):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.timeout = timeout
+        self.pending = b""
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def read_response(self, timeout=None):
+        """The next whole response; raises TimeoutError, or ConnectionError if the peer closed."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while True:
+            response, self.pending = parse_response(self.pending)
+            if response is not None:
+                return response
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no whole response within the timeout; have {self.pending!r}")
+            self.sock.settimeout(remaining)
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                raise TimeoutError(f"no whole response within the timeout; have {self.pending!r}")
+            if not chunk:
+                raise ConnectionError(f"connection closed; have {self.pending!r}")
+            self.pending += chunk
+
+    def wait_closed(self, timeout):
+        """True if the server closes (EOF or reset) within `timeout` seconds; data is discarded."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                return False
+            except ConnectionError:
+                return True
+            if not chunk:
+                return True
+            self.pending += chunk
+        return False
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def post_request(body, content_type="application/json", path="/", extra_headers=(), method="POST"):
+    """The bytes of one HTTP/1.1 request with a Content-Length body."""
+    head = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1"]
+    if content_type is not None:
+        head.append(f"Content-Type: {content_type}")
+    head.extend(extra_headers)
+    head.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body

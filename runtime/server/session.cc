@@ -92,6 +92,8 @@ void Session::parse() {
     if (ec) return on_parse_error(ec);
     if (!header_checked_ && parser_->is_header_done()) {
       if (!on_header()) return;
+      // A bodiless request (Content-Length: 0) is complete with its head: do not wait for bytes.
+      if (parser_->is_done()) return on_message();
       continue;
     }
     if (parser_->is_done()) return on_message();
@@ -163,14 +165,19 @@ bool Session::on_header() {
 
 void Session::on_parse_error(const error_code& ec) {
   if (ec == http::error::header_limit) {
-    // The request line may not have been parsed: read it from the buffer to answer 404/405 first.
-    const std::string_view data(static_cast<const char*>(buffer_.data().data()), buffer_.size());
-    const std::string_view line = data.substr(0, data.find("\r\n"));
-    const std::size_t space = line.find(' ');
-    const std::string_view method = line.substr(0, space);
-    std::string_view target =
-        space == std::string_view::npos ? std::string_view() : line.substr(space + 1);
-    target = target.substr(0, target.find(' '));
+    // To answer 404/405 first we need the request line. Beast consumes it from the buffer once it
+    // parses it (then it is in the parser); if the line itself was too long, it is still buffered.
+    const auto& parsed = parser_->get();
+    std::string_view method = parsed.method_string();
+    std::string_view target = parsed.target();
+    if (target.empty()) {
+      const std::string_view data(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+      const std::string_view line = data.substr(0, data.find("\r\n"));
+      const std::size_t space = line.find(' ');
+      method = line.substr(0, space);
+      target = space == std::string_view::npos ? std::string_view() : line.substr(space + 1);
+      target = target.substr(0, target.find(' '));
+    }
     const RequestHead head{.method = method, .is_post = method == "POST", .target = target,
                            .content_type = {}, .content_encoding = {}};
     codecs::EncodingList ignored;
