@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include <atomic>
+#include <cctype>
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
@@ -208,11 +209,12 @@ int test_request(const Args& args) {
     while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
     headers.push_back({name, value});
   }
-  const auth::AuthRequest lookup{.headers = headers};
+  auth::AuthRequest lookup{.headers = headers};
   std::string content_type(lookup.header("content-type"));
   if (content_type.empty()) {
     content_type = "application/json";
     headers.push_back({"Content-Type", content_type});
+    lookup.headers = headers;  // push_back may have moved the storage the span pointed at
   }
   const std::string* target_option = args.get("--target");
   const std::string target = target_option ? *target_option : "/";
@@ -322,6 +324,10 @@ int queue_command(const Args& args) {
   if (const std::string* text = args.get("--from")) {
     try {
       std::size_t used = 0;
+      // stoull accepts "-1" and wraps it: only digits are an offset.
+      if (text->empty() || !std::isdigit(static_cast<unsigned char>(text->front()))) {
+        throw std::invalid_argument("not a number");
+      }
       from = std::stoull(*text, &used);
       if (used != text->size()) throw std::invalid_argument("trailing");
     } catch (const std::exception&) {
