@@ -596,6 +596,14 @@ def test_idle_keep_alive_timeout_closes_a_quiet_connection(slow_node):
         assert 0.35 < time.monotonic() - started < 2
 
 
+def test_idle_timeout_applies_before_the_first_request(slow_node):
+    with RawConnection(slow_node.port) as conn:
+        started = time.monotonic()
+        assert conn.wait_closed(3)
+        assert 0.35 < time.monotonic() - started < 2
+        assert conn.pending == b""
+
+
 def test_idle_connection_within_the_timeout_stays_open(slow_node):
     with RawConnection(slow_node.port) as conn:
         for _ in range(3):
