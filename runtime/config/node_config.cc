@@ -50,9 +50,26 @@ Limits parse_limits(ConfigMap limits) {
 
 QueueSpec parse_queue(ConfigMap queue) {
   const std::string type = queue.choice("type", "log", {"log", "kafka", "redis"});
-  if (type == "kafka") return parse_kafka_queue(queue);
-  if (type == "redis") return parse_redis_queue(queue);
-  return parse_log_queue(queue);
+  QueueSpec spec = type == "kafka"   ? parse_kafka_queue(queue)
+                   : type == "redis" ? parse_redis_queue(queue)
+                                     : parse_log_queue(queue);
+  spec.fingerprint = YAML::Dump(queue.node());
+  return spec;
+}
+
+double parse_access_log(ConfigMap access) {
+  double sample = 0;
+  if (access.has("sample")) {
+    const YAML::Node node = access.raw("sample");
+    try {
+      sample = node.as<double>();
+    } catch (const YAML::Exception&) {
+      access.fail("sample", "must be a number from 0 to 1");
+    }
+    if (!(sample >= 0 && sample <= 1)) access.fail("sample", "must be a number from 0 to 1");
+  }
+  access.finish();
+  return sample;
 }
 
 std::vector<EdgeConfig> parse_edges(ConfigMap& root) {
@@ -126,6 +143,7 @@ std::shared_ptr<const NodeConfig> load_node_config(const std::filesystem::path& 
     }
     config->log_level = root.choice("log_level", "info", {"debug", "info", "warn", "error"});
     config->drain_delay = std::chrono::milliseconds(root.integer("drain_delay_ms", 0, 0, kMaxMillis));
+    config->access_log_sample = parse_access_log(root.map("access_log"));
 
     for (ConfigMap& verifier : root.map_list("verifiers")) config->verifiers.push_back(parse_verifier(verifier));
     if (root.has("authenticator")) {

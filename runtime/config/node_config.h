@@ -32,6 +32,9 @@ struct Limits {
 struct QueueSpec {
   std::string type;  // log | kafka | redis
   std::function<std::unique_ptr<Queue>()> open;
+  // The queue's settings as written (YAML), so that a reload can tell whether an edge's queue
+  // changed. May hold secrets: never log it.
+  std::string fingerprint;
 };
 
 struct EdgeConfig {
@@ -54,6 +57,7 @@ struct NodeConfig {
   bool unrouted_reject = false;
   std::string log_level = "info";
   std::chrono::milliseconds drain_delay{0};
+  double access_log_sample = 0;  // `access_log: {sample: 0.01}`: fraction of requests logged
   // Built lazily by make_authenticator() because the Python one starts an interpreter.
   std::function<std::unique_ptr<auth::Authenticator>()> make_authenticator;
   std::function<void()> check_authenticator;  // validation only, for `inlet check`

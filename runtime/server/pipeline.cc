@@ -61,6 +61,8 @@ void Exchange::run(std::shared_ptr<const Pipeline> pipeline, const ExchangeInput
   auth_outcome_ = auth::AuthOutcome{};
   content_type_ = input.content_type;
   const Limits& limits = pipeline_->config->limits;
+  mark_ = input.body_done == std::chrono::steady_clock::time_point{} ? std::chrono::steady_clock::now()
+                                                                     : input.body_done;
 
   std::string& raw = *input.raw_body;
   if (input.encodings.size == 0) {
@@ -70,16 +72,23 @@ void Exchange::run(std::shared_ptr<const Pipeline> pipeline, const ExchangeInput
     const codecs::DecodeStatus status = tools_.decoder.decode(raw, input.encodings, decoded_,
                                                               limits.max_decoded_bytes,
                                                               simdjson::SIMDJSON_PADDING);
-    if (status == codecs::DecodeStatus::kCorrupt) return finish(Reject::kBadEncoding);
-    if (status == codecs::DecodeStatus::kTooLarge) return finish(Reject::kDecodedTooLarge);
+    if (status != codecs::DecodeStatus::kOk) {
+      mark(Stage::kDecode);
+      return finish(status == codecs::DecodeStatus::kTooLarge ? Reject::kDecodedTooLarge
+                                                              : Reject::kBadEncoding);
+    }
     body_ = decoded_;
   }
-  if (body_.size() > limits.max_decoded_bytes) return finish(Reject::kDecodedTooLarge);
+  tools_.metrics.decoded_bytes.add(body_.size());
+  if (body_.size() > limits.max_decoded_bytes) {
+    mark(Stage::kDecode);
+    return finish(Reject::kDecodedTooLarge);
+  }
 
   const std::string& text = input.encodings.size == 0 ? raw : decoded_;
-  if (!tools_.validator.validate(text.data(), text.size(), text.capacity())) {
-    return finish(Reject::kInvalidJson, tools_.validator.error());
-  }
+  const bool valid = tools_.validator.validate(text.data(), text.size(), text.capacity());
+  mark(Stage::kDecode);
+  if (!valid) return finish(Reject::kInvalidJson, tools_.validator.error());
 
   // Routing reads the parsed document now: an asynchronous authenticator lets this thread parse
   // other bodies before it answers, which reuses the document's memory.
@@ -124,6 +133,8 @@ void Exchange::resume() noexcept {
 }
 
 void Exchange::after_auth() noexcept {
+  mark(Stage::kAuthenticate);
+  tools_.metrics.auth_results[static_cast<std::size_t>(auth_outcome_.verdict)].add();
   switch (auth_outcome_.verdict) {
     case auth::Verdict::kAccept:
       break;
@@ -138,7 +149,10 @@ void Exchange::after_auth() noexcept {
     case auth::Verdict::kTimeout:
       return finish(Reject::kAuthTimeout);
   }
-  if (edge_mask_ == 0 && pipeline_->config->unrouted_reject) return finish(Reject::kUnrouted);
+  if (edge_mask_ == 0) {
+    tools_.metrics.unrouted.add();
+    if (pipeline_->config->unrouted_reject) return finish(Reject::kUnrouted);
+  }
 
   make_tracking_id(tools_.random, outcome_.tracking_id);
   format_received_at(tools_, received_at_);
@@ -164,18 +178,37 @@ void Exchange::store_now(bool deferred) noexcept {
   store_status_.store(StoreStatus::kStored, std::memory_order_relaxed);
   const auto& edges = pipeline_->edges;
   pending_.store(static_cast<std::uint32_t>(std::popcount(edge_mask_)) + 1, std::memory_order_relaxed);
+  if (edge_stores_.size() < edges.size()) edge_stores_.resize(edges.size());
   for (std::size_t i = 0; i < edges.size(); ++i) {
     if (!(edge_mask_ & (std::uint64_t{1} << i))) continue;
+    EdgeStore& edge_store = edge_stores_[i];
+    edge_store.exchange = this;
+    edge_store.status = StoreStatus::kStored;
+    if (edges[i].metric_slot != kNoEdgeSlot) tools_.metrics.edges[edges[i].metric_slot].sent.add();
     if (deferred) {
-      edges[i].queue->store_deferred(message_, *this);
+      edges[i].queue->store_deferred(message_, edge_store);
     } else {
-      edges[i].queue->store(message_, *this);
+      edges[i].queue->store(message_, edge_store);
     }
   }
   if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) after_store();
 }
 
 void Exchange::after_store() noexcept {
+  const auto stored_from = mark_;
+  mark(Stage::kEnqueue);
+  const auto& edges = pipeline_->edges;
+  for (std::size_t i = 0; i < edges.size(); ++i) {
+    if (!(edge_mask_ & (std::uint64_t{1} << i)) || edges[i].metric_slot == kNoEdgeSlot) continue;
+    EdgeMetrics& edge = tools_.metrics.edges[edges[i].metric_slot];
+    const EdgeStore& edge_store = edge_stores_[i];
+    switch (edge_store.status) {
+      case StoreStatus::kStored: edge.stored.add(); break;
+      case StoreStatus::kFull: edge.full.add(); break;
+      case StoreStatus::kUnavailable: edge.unavailable.add(); break;
+    }
+    edge.store_latency.observe(edge_store.done - stored_from);
+  }
   switch (store_status_.load(std::memory_order_relaxed)) {
     case StoreStatus::kStored:
       return finish_ok();

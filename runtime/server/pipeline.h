@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -17,6 +18,7 @@
 #include "codecs/json_validator.h"
 #include "runtime/config/node_config.h"
 #include "runtime/message.h"
+#include "runtime/metrics.h"
 #include "runtime/queue/queue.h"
 #include "runtime/server/reject.h"
 
@@ -26,6 +28,7 @@ struct EdgeRoute {
   std::string name;
   const Filter* filter = nullptr;  // null: matches every message
   Queue* queue = nullptr;
+  std::uint16_t metric_slot = kNoEdgeSlot;  // this edge's block in WorkerMetrics::edges
 };
 
 // What a request needs from the config, built once (start, reload); read-only and shared by every
@@ -45,6 +48,7 @@ struct StageTools {
   // RFC 3339 text of the current second, refreshed when the second changes.
   std::int64_t cached_second = -1;
   char second_text[20] = {};
+  WorkerMetrics metrics;  // this thread's counters; the server's MetricsRegistry reads them
 };
 
 struct RequestHead {
@@ -104,6 +108,8 @@ struct ExchangeInput {
   std::string* raw_body = nullptr;  // may be decoded in place of; the exchange may swap it
   std::string_view client_host;
   std::uint16_t client_port = 0;
+  // When the body was complete (starts the decode stage's clock); unset: run() reads the clock.
+  std::chrono::steady_clock::time_point body_done{};
 };
 
 // One request from a complete body to its answer: decode, validate, route, authenticate, store.
@@ -126,6 +132,8 @@ class Exchange final : public auth::AuthCallback, public StoreCallback {
   const Message& message() const noexcept { return message_; }
   std::uint64_t edge_mask() const noexcept { return edge_mask_; }
   const Pipeline* pipeline() const noexcept { return pipeline_.get(); }
+  // When the outcome was known (the last stage boundary), for the total latency.
+  std::chrono::steady_clock::time_point finished_at() const noexcept { return mark_; }
   Exchange* next_in_inbox = nullptr;  // intrusive link for the Resumer's queue
 
   void on_auth_done(auth::AuthOutcome&& outcome) noexcept override;
@@ -133,6 +141,23 @@ class Exchange final : public auth::AuthCallback, public StoreCallback {
 
  private:
   enum class Phase : std::uint8_t { kIdle, kAuthenticating, kStoring };
+  // Receives one edge's store answer and its time, so that after_store() can count per edge.
+  struct EdgeStore final : StoreCallback {
+    Exchange* exchange = nullptr;
+    StoreStatus status = StoreStatus::kStored;
+    std::chrono::steady_clock::time_point done{};
+    void on_stored(StoreStatus s) noexcept override {
+      status = s;
+      done = std::chrono::steady_clock::now();
+      exchange->on_stored(s);
+    }
+  };
+  // Ends a stage: observes its time since the previous boundary and starts the next.
+  void mark(Stage stage) noexcept {
+    const auto now = std::chrono::steady_clock::now();
+    tools_.metrics.stage(stage).observe(now - mark_);
+    mark_ = now;
+  }
   void after_auth() noexcept;
   void after_store() noexcept;
   void finish(Reject reject, std::string_view detail = {}) noexcept;
@@ -155,6 +180,8 @@ class Exchange final : public auth::AuthCallback, public StoreCallback {
   Outcome outcome_;
   char received_at_[27] = {};
   Message message_;
+  std::chrono::steady_clock::time_point mark_{};  // the last stage boundary
+  std::vector<EdgeStore> edge_stores_;            // by edge index; capacity reused
 };
 
 }  // namespace inlet::runtime

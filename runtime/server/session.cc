@@ -20,6 +20,7 @@ constexpr std::size_t kReadChunk = 64 * 1024;
 // After an error answer on a connection whose body was not read, how long we keep reading and
 // discarding so the client sees the answer instead of a reset.
 constexpr auto kLingerTime = std::chrono::seconds(2);
+constexpr auto kDrainIdleGrace = std::chrono::milliseconds(500);
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) return false;
@@ -54,6 +55,7 @@ Session::Session(Worker& worker, boost::asio::ip::tcp::socket&& socket)
   socket_.set_option(boost::asio::ip::tcp::no_delay(true), ec);
   worker_.add(*this);
   worker_.state().open_connections.fetch_add(1, std::memory_order_relaxed);
+  worker_.tools().metrics.connections_accepted.add();
 }
 
 Session::~Session() {
@@ -73,7 +75,9 @@ void Session::begin_request() {
   parser_->eager(false);
   header_checked_ = false;
   phase_ = Phase::kIdle;
-  deadline_ = Clock::now() + limits.idle_timeout;
+  body_bytes_ = 0;
+  idle_since_ = Clock::now();
+  deadline_ = idle_since_ + limits.idle_timeout;
   parse();
 }
 
@@ -83,7 +87,8 @@ void Session::parse() {
     if (buffer_.size() == 0) return read_more();
     if (phase_ == Phase::kIdle) {
       phase_ = Phase::kHeader;
-      deadline_ = Clock::now() + limits.header_timeout;
+      request_start_ = Clock::now();
+      deadline_ = request_start_ + limits.header_timeout;
     }
     error_code ec;
     const std::size_t used = parser_->put(buffer_.data(), ec);
@@ -114,6 +119,7 @@ void Session::on_read(const error_code& ec, std::size_t bytes) {
   read_pending_ = false;
   if (phase_ == Phase::kClosed) return;
   if (ec) return close();
+  worker_.tools().metrics.received_bytes.add(bytes);
   buffer_.commit(bytes);
   if (phase_ == Phase::kWriting) {
     // Lingering after an error answer: discard what the client still sends.
@@ -194,7 +200,12 @@ void Session::on_parse_error(const error_code& ec) {
 void Session::on_message() {
   phase_ = Phase::kProcessing;
   deadline_ = Clock::time_point::max();
+  const Clock::time_point body_done = Clock::now();
+  WorkerMetrics& metrics = worker_.tools().metrics;
+  metrics.stage(Stage::kRead).observe(body_done - request_start_);
   auto& request = parser_->get();
+  body_bytes_ = request.body().size();
+  metrics.body_bytes.add(body_bytes_);
   headers_.clear();
   for (const auto& field : request) headers_.push_back({field.name_string(), field.value()});
   const ExchangeInput input{
@@ -205,6 +216,7 @@ void Session::on_message() {
       .raw_body = &request.body(),
       .client_host = client_host_,
       .client_port = client_port_,
+      .body_done = body_done,
   };
   hold_ = shared_from_this();
   exchange_.run(worker_.pipeline(), input);
@@ -213,6 +225,9 @@ void Session::on_message() {
 void Session::on_exchange_done(Exchange& exchange) noexcept {
   const std::shared_ptr<Session> self = std::move(hold_);
   const Outcome& outcome = exchange.outcome();
+  account(outcome.status, outcome.reject,
+          outcome.reject ? std::string_view() : std::string_view(outcome.tracking_id, 32),
+          exchange.finished_at());
   const bool close = !parser_->get().keep_alive() || worker_.state().draining.load(std::memory_order_relaxed);
   if (outcome.reject) {
     std::string body = "{\"detail\":\"";
@@ -229,10 +244,30 @@ void Session::on_exchange_done(Exchange& exchange) noexcept {
 
 void Session::respond_reject(Reject reject, std::string_view detail, bool close) {
   const RejectInfo& info = describe(reject);
+  account(info.status, reject, {}, Clock::now());
   std::string body = "{\"detail\":\"";
   append_json_escaped(body, detail.empty() ? info.detail : detail);
   body += "\"}";
   write_response(info.status, body, close, reject == Reject::kMethodNotAllowed, info.retry_after, nullptr);
+}
+
+void Session::account(int status, std::optional<Reject> reject, std::string_view tracking_id,
+                      Clock::time_point end) noexcept {
+  StageTools& tools = worker_.tools();
+  tools.metrics.count_status(status);
+  if (reject) tools.metrics.count_reject(*reject);
+  tools.metrics.stage(Stage::kTotal).observe(end - request_start_);
+  const double sample = worker_.pipeline()->config->access_log_sample;
+  if (sample <= 0 || static_cast<double>(tools.random() >> 11) * 0x1.0p-53 >= sample) return;
+  tools.metrics.access_logged.add();
+  const double duration_ms = std::chrono::duration<double, std::milli>(end - request_start_).count();
+  // Never the body, headers or user: those may hold secrets.
+  log_info("access", {{"status", status},
+                      {"reason", reject ? describe(*reject).label : std::string_view()},
+                      {"bytes", body_bytes_},
+                      {"duration_ms", duration_ms},
+                      {"tracking_id", tracking_id},
+                      {"client", client_host_}});
 }
 
 void Session::write_response(int status, std::string_view body, bool close, bool allow, bool retry_after,
@@ -301,9 +336,12 @@ void Session::on_write(const error_code& ec) {
   begin_request();
 }
 
-void Session::check_deadline(Clock::time_point now, bool draining) {
+void Session::check_deadline(Clock::time_point now, bool stop_idle) {
   if (phase_ == Phase::kClosed) return;
-  if (now >= deadline_ || (draining && phase_ == Phase::kIdle && buffer_.size() == 0)) close();
+  if (now >= deadline_ ||
+      (stop_idle && phase_ == Phase::kIdle && buffer_.size() == 0 && now - idle_since_ >= kDrainIdleGrace)) {
+    close();
+  }
 }
 
 void Session::close() {

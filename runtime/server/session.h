@@ -27,9 +27,10 @@ class Session final : public std::enable_shared_from_this<Session>, public Excha
   ~Session();
   void start();
 
-  // From the worker's sweep: closes the connection when its deadline has passed (or, while the node
-  // drains, when it sits idle between requests).
-  void check_deadline(Clock::time_point now, bool draining);
+  // From the worker's sweep: closes the connection when its deadline has passed, or, once the node
+  // has stopped listening (drain), when it has sat idle between requests for kDrainIdleGrace: a
+  // client that has just connected or just read an answer gets time to send its next request.
+  void check_deadline(Clock::time_point now, bool stop_idle);
 
   Session* prev = nullptr;  // the worker's intrusive list
   Session* next = nullptr;
@@ -46,6 +47,9 @@ class Session final : public std::enable_shared_from_this<Session>, public Excha
   void on_message();
   void on_exchange_done(Exchange& exchange) noexcept override;
   void respond_reject(Reject reject, std::string_view detail, bool close);
+  // Counts an answer (status, reject reason, total latency) and writes the sampled access log line.
+  void account(int status, std::optional<Reject> reject, std::string_view tracking_id,
+               Clock::time_point end) noexcept;
   void write_response(int status, std::string_view body, bool close, bool allow, bool retry_after,
                       const std::vector<std::pair<std::string, std::string>>* extra);
   void write_continue();
@@ -68,6 +72,9 @@ class Session final : public std::enable_shared_from_this<Session>, public Excha
   bool continue_after_write_ = false;  // the write was a 100 Continue
   bool read_pending_ = false;
   Clock::time_point deadline_ = Clock::time_point::max();
+  Clock::time_point request_start_{};  // the request's first byte
+  Clock::time_point idle_since_{};
+  std::uint64_t body_bytes_ = 0;  // the current request's body as sent
   Exchange exchange_;
   std::shared_ptr<Session> hold_;  // keeps the session alive while the exchange waits
 };

@@ -97,10 +97,12 @@ void Worker::sweep() {
   sweeper_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
     const auto now = Session::Clock::now();
-    const bool draining = state_.draining.load(std::memory_order_relaxed);
+    // Idle connections stay open while the node still listens, even when draining: a client is
+    // told Connection: close on its next answer, rather than losing a request it is sending.
+    const bool stop_idle = state_.listeners_closed.load(std::memory_order_relaxed);
     for (Session* s = sessions_; s != nullptr;) {
       Session* next = s->next;  // check_deadline may unlink s
-      s->check_deadline(now, draining);
+      s->check_deadline(now, stop_idle);
       s = next;
     }
     sweep();

@@ -20,6 +20,8 @@ class Session;
 struct ServerState {
   std::atomic<std::uint32_t> open_connections{0};
   std::atomic<bool> draining{false};
+  // Set when the drain closes the listeners: idle keep-alive connections may then be closed.
+  std::atomic<bool> listeners_closed{false};
 };
 
 class Worker final : public Resumer {

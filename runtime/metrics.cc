@@ -1,0 +1,238 @@
+#include "runtime/metrics.h"
+
+#include <charconv>
+#include <cstdio>
+
+namespace inlet::runtime {
+namespace {
+
+constexpr std::array<std::string_view, static_cast<std::size_t>(Stage::kCount)> kStageNames{
+    "read", "decode", "authenticate", "enqueue", "total"};
+constexpr std::array<std::string_view, WorkerMetrics::kAuthResults> kAuthResultNames{
+    "accept", "reject", "http_error", "internal_error", "timeout"};
+
+void append_uint(std::string& out, std::uint64_t value) {
+  char buf[24];
+  const auto result = std::to_chars(buf, buf + sizeof buf, value);
+  out.append(buf, result.ptr);
+}
+
+void append_double(std::string& out, double value) {
+  char buf[32];
+  const int n = std::snprintf(buf, sizeof buf, "%.9g", value);
+  out.append(buf, static_cast<std::size_t>(n));
+}
+
+template <class Get>
+std::uint64_t sum(const std::vector<const WorkerMetrics*>& workers, Get get) {
+  std::uint64_t total = 0;
+  for (const WorkerMetrics* w : workers) total += get(*w);
+  return total;
+}
+
+// One histogram series: cumulative buckets, sum and count, summed over the workers.
+template <class Get>
+void append_histogram(std::string& out, std::string_view name, std::string_view labels,
+                      const std::vector<const WorkerMetrics*>& workers, Get get) {
+  std::array<std::uint64_t, LatencyHistogram::kBuckets> buckets{};
+  std::uint64_t sum_micros = 0;
+  for (const WorkerMetrics* w : workers) {
+    const LatencyHistogram& h = get(*w);
+    for (std::size_t i = 0; i < buckets.size(); ++i) buckets[i] += h.bucket(i);
+    sum_micros += h.sum_micros();
+  }
+  const std::string prefix = labels.empty() ? std::string() : std::string(labels) + ",";
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < buckets.size(); ++i) {
+    cumulative += buckets[i];
+    std::string le = prefix + "le=\"";
+    if (i < LatencyHistogram::kBounds) {
+      append_double(le, LatencyHistogram::bound_seconds(i));
+    } else {
+      le += "+Inf";
+    }
+    le += '"';
+    append_sample(out, std::string(name) + "_bucket", le, cumulative);
+  }
+  append_sample(out, std::string(name) + "_sum", labels, static_cast<double>(sum_micros) / 1e6);
+  append_sample(out, std::string(name) + "_count", labels, cumulative);
+}
+
+}  // namespace
+
+void append_metric_header(std::string& out, std::string_view name, std::string_view type,
+                          std::string_view help) {
+  out += "# HELP ";
+  out += name;
+  out += ' ';
+  out += help;
+  out += "\n# TYPE ";
+  out += name;
+  out += ' ';
+  out += type;
+  out += '\n';
+}
+
+void append_sample(std::string& out, std::string_view name, std::string_view labels, double value) {
+  out += name;
+  if (!labels.empty()) {
+    out += '{';
+    out += labels;
+    out += '}';
+  }
+  out += ' ';
+  append_double(out, value);
+  out += '\n';
+}
+
+void append_sample(std::string& out, std::string_view name, std::string_view labels,
+                   std::uint64_t value) {
+  out += name;
+  if (!labels.empty()) {
+    out += '{';
+    out += labels;
+    out += '}';
+  }
+  out += ' ';
+  append_uint(out, value);
+  out += '\n';
+}
+
+std::string escape_label(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+void MetricsRegistry::add_worker(const WorkerMetrics& block) {
+  std::lock_guard lock(mu_);
+  workers_.push_back(&block);
+}
+
+std::uint16_t MetricsRegistry::edge_slot(std::string_view name) {
+  std::lock_guard lock(mu_);
+  for (std::size_t i = 0; i < edge_names_.size(); ++i) {
+    if (edge_names_[i] == name) return static_cast<std::uint16_t>(i);
+  }
+  if (edge_names_.size() >= kMaxEdgeSlots) return kNoEdgeSlot;
+  edge_names_.emplace_back(name);
+  return static_cast<std::uint16_t>(edge_names_.size() - 1);
+}
+
+void MetricsRegistry::render(std::string& out) const {
+  std::lock_guard lock(mu_);
+  const auto& w = workers_;
+
+  append_metric_header(out, "inlet_requests_total", "counter", "Answers sent, by HTTP status.");
+  for (std::size_t status = 0; status < WorkerMetrics::kStatuses; ++status) {
+    const std::uint64_t n =
+        sum(w, [&](const WorkerMetrics& m) { return m.responses[status].get(); });
+    if (n == 0 && status != 200) continue;
+    std::string labels = "status=\"";
+    append_uint(labels, status);
+    labels += '"';
+    append_sample(out, "inlet_requests_total", labels, n);
+  }
+
+  append_metric_header(out, "inlet_rejects_total", "counter", "Refused requests, by reason.");
+  for (std::size_t r = 0; r < static_cast<std::size_t>(Reject::kCount); ++r) {
+    const std::uint64_t n = sum(w, [&](const WorkerMetrics& m) { return m.rejects[r].get(); });
+    append_sample(out, "inlet_rejects_total",
+                  "reason=\"" + std::string(describe(static_cast<Reject>(r)).label) + "\"", n);
+  }
+
+  append_metric_header(
+      out, "inlet_authenticator_results_total", "counter",
+      "Authenticator chain outcomes (timeout: the authenticator ran past timeout_ms).");
+  for (std::size_t r = 0; r < kAuthResultNames.size(); ++r) {
+    const std::uint64_t n = sum(w, [&](const WorkerMetrics& m) { return m.auth_results[r].get(); });
+    append_sample(out, "inlet_authenticator_results_total",
+                  "result=\"" + std::string(kAuthResultNames[r]) + "\"", n);
+  }
+
+  const auto counter = [&](std::string_view name, std::string_view help, auto get) {
+    append_metric_header(out, name, "counter", help);
+    append_sample(out, name, {}, sum(w, get));
+  };
+  counter("inlet_received_bytes_total", "Bytes read from client connections, heads included.",
+          [](const WorkerMetrics& m) { return m.received_bytes.get(); });
+  counter("inlet_body_bytes_total", "Request body bytes as sent (before Content-Encoding).",
+          [](const WorkerMetrics& m) { return m.body_bytes.get(); });
+  counter("inlet_decoded_bytes_total", "Request body bytes after Content-Encoding.",
+          [](const WorkerMetrics& m) { return m.decoded_bytes.get(); });
+  counter("inlet_connections_accepted_total", "Client connections accepted.",
+          [](const WorkerMetrics& m) { return m.connections_accepted.get(); });
+  counter("inlet_unrouted_total", "Authenticated messages that matched no edge.",
+          [](const WorkerMetrics& m) { return m.unrouted.get(); });
+  counter("inlet_access_log_lines_total", "Sampled access log lines written.",
+          [](const WorkerMetrics& m) { return m.access_logged.get(); });
+
+  append_metric_header(out, "inlet_stage_duration_seconds", "histogram",
+                       "Time per request stage: read (first byte to body complete), decode (and "
+                       "validate), authenticate, enqueue (store to every edge's ack).");
+  for (std::size_t s = 0; s < static_cast<std::size_t>(Stage::kTotal); ++s) {
+    append_histogram(
+        out, "inlet_stage_duration_seconds", "stage=\"" + std::string(kStageNames[s]) + "\"", w,
+        [&](const WorkerMetrics& m) -> const LatencyHistogram& { return m.stages[s]; });
+  }
+  append_metric_header(out, "inlet_request_duration_seconds", "histogram",
+                       "First byte of a request to its answer.");
+  append_histogram(out, "inlet_request_duration_seconds", {}, w,
+                   [](const WorkerMetrics& m) -> const LatencyHistogram& {
+                     return m.stages[static_cast<std::size_t>(Stage::kTotal)];
+                   });
+
+  append_metric_header(out, "inlet_edge_stored_total", "counter", "Messages an edge acknowledged.");
+  for (std::size_t e = 0; e < edge_names_.size(); ++e) {
+    append_sample(out, "inlet_edge_stored_total", "edge=\"" + escape_label(edge_names_[e]) + "\"",
+                  sum(w, [&](const WorkerMetrics& m) { return m.edges[e].stored.get(); }));
+  }
+  append_metric_header(
+      out, "inlet_edge_failed_total", "counter",
+      "Messages an edge refused: full (in-flight budget) or unavailable (down past "
+      "its retry budget).");
+  for (std::size_t e = 0; e < edge_names_.size(); ++e) {
+    const std::string edge = "edge=\"" + escape_label(edge_names_[e]) + "\"";
+    append_sample(out, "inlet_edge_failed_total", edge + ",reason=\"full\"",
+                  sum(w, [&](const WorkerMetrics& m) { return m.edges[e].full.get(); }));
+    append_sample(out, "inlet_edge_failed_total", edge + ",reason=\"unavailable\"",
+                  sum(w, [&](const WorkerMetrics& m) { return m.edges[e].unavailable.get(); }));
+  }
+  append_metric_header(out, "inlet_edge_in_flight", "gauge",
+                       "Messages handed to an edge and not yet acknowledged.");
+  for (std::size_t e = 0; e < edge_names_.size(); ++e) {
+    // Read the completions first: a store that completes between the two reads then shows as in
+    // flight rather than as a negative count.
+    const std::uint64_t done = sum(w, [&](const WorkerMetrics& m) {
+      return m.edges[e].stored.get() + m.edges[e].full.get() + m.edges[e].unavailable.get();
+    });
+    const std::uint64_t sent =
+        sum(w, [&](const WorkerMetrics& m) { return m.edges[e].sent.get(); });
+    append_sample(out, "inlet_edge_in_flight", "edge=\"" + escape_label(edge_names_[e]) + "\"",
+                  sent > done ? sent - done : 0);
+  }
+  append_metric_header(
+      out, "inlet_edge_store_duration_seconds", "histogram",
+      "Time from a message's store to the edge's acknowledgement (group-commit wait "
+      "included).");
+  for (std::size_t e = 0; e < edge_names_.size(); ++e) {
+    append_histogram(out, "inlet_edge_store_duration_seconds",
+                     "edge=\"" + escape_label(edge_names_[e]) + "\"", w,
+                     [&](const WorkerMetrics& m) -> const LatencyHistogram& {
+                       return m.edges[e].store_latency;
+                     });
+  }
+}
+
+}  // namespace inlet::runtime
