@@ -463,6 +463,19 @@ def test_pipelined_bad_request_between_good_ones(node):
         assert_accepted(conn.read_response())
 
 
+@pytest.mark.parametrize("bad", [post_request(GOOD, content_type="text/plain"), post_request(GOOD, path="/x"),
+                                 post_request(GOOD, method="PUT"), post_request(b"")])
+def test_pipelined_request_after_a_rejected_one_is_answered_or_the_connection_is_closed(node, bad):
+    with RawConnection(node.port) as conn:
+        conn.send(bad + post_request(GOOD))
+        first = conn.read_response()
+        assert first.status in (400, 404, 405, 415)
+        if first.header("connection") == "close":
+            assert conn.wait_closed(3) and parse_responses(conn.pending) == []
+        else:
+            assert_accepted(conn.read_response())
+
+
 def test_chunked_request_body(node):
     body = b'{"chunked": true, "items": [1, 2, 3]}'
     pieces = [body[:5], body[5:6], body[6:30], body[30:]]
