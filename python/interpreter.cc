@@ -85,6 +85,7 @@ Interpreter::Interpreter() {
     // No signal handlers: the node handles SIGINT/SIGTERM itself.
     new py::scoped_interpreter(false);
     python_thread_id_ = PyThread_get_thread_ident();
+    python_tstate_ = PyThreadState_Get();
     try {
       py::module_ sys = py::module_::import("sys");
       py::module_ types = py::module_::import("types");
@@ -201,6 +202,24 @@ void Interpreter::drain() {
   wake(wake_fd_);
 }
 
+namespace {
+
+std::string describe_exception(py::handle exc);
+
+// The call raised after its answer (503) went out: the exception is our interrupt, or what the
+// function did with it. Where it was is worth a warning; an error with a 500 it is not.
+bool timed_out(Job& job) {
+  std::lock_guard lock(job.mu);
+  return job.answered;
+}
+
+void log_interrupted(const Program& program, py::handle exc) {
+  program.log(kLogWarning,
+              "authenticator timed out; it was interrupted here:\n" + describe_exception(exc));
+}
+
+}  // namespace
+
 void Interpreter::run_auth(Job* job) {
   Program& program = *job->program;
   {
@@ -219,28 +238,19 @@ void Interpreter::run_auth(Job* job) {
   py::object request_object = RequestObject::make(job, request);
   PyObject* args[2] = {program.context.ptr(), request_object.ptr()};
 
-  if (!program.is_async) {
-    std::lock_guard lock(running_mu_);
-    running_job_ = job;
-    ++running_seq_;
-    running_deadline_ = job->deadline;
-    running_timed_out_ = false;
-    // Under load the watchdog sleeps until the running call's deadline and needs no wake-up; wake
-    // it only when this deadline comes before the one it sleeps towards.
-    if (job->deadline < watchdog_wake_at_) {
-      watchdog_wake_at_ = job->deadline;
-      watchdog_cv_.notify_one();
-    }
-  }
+  if (!program.is_async) watch_begin(job);
   PyObject* raw = PyObject_Vectorcall(program.fn.ptr(), args, 0, kwnames_.ptr());
-  if (!program.is_async) {
-    std::lock_guard lock(running_mu_);
-    running_job_ = nullptr;
-    // An interrupt that arrived as the call returned must not hit whatever runs next.
-    if (running_timed_out_) PyThreadState_SetAsyncExc(python_thread_id_, nullptr);
-  }
+  if (!program.is_async) watch_end();
   if (raw != nullptr && (program.is_async || PyCoro_CheckExact(raw))) {
-    py::object coro = py::reinterpret_steal<py::object>(raw);
+    py::object coro = py::reinterpret_steal<py::object>(watch_coroutine(raw, job));
+    Py_DECREF(raw);
+    if (!coro) {
+      py::object exc = fetch_exception();
+      answer(*job, outcome_from_exception(program, exc));
+      request->detach();
+      free_job(job);
+      return;
+    }
     const auto left = std::chrono::duration<double>(job->deadline - Clock::now()).count();
     PyObject* ok = PyObject_CallFunction(start_async_.ptr(), "OOd", coro.ptr(),
                                          request_object.ptr(), left > 0 ? left : 0.0);
@@ -253,6 +263,12 @@ void Interpreter::run_auth(Job* job) {
   auth::AuthOutcome outcome;
   if (raw == nullptr) {
     py::object exc = fetch_exception();
+    if (timed_out(*job)) {
+      log_interrupted(program, exc);
+      request->detach();
+      free_job(job);
+      return;
+    }
     outcome = outcome_from_exception(program, exc);
   } else {
     py::object result = py::reinterpret_steal<py::object>(raw);
@@ -261,6 +277,31 @@ void Interpreter::run_auth(Job* job) {
   answer(*job, std::move(outcome));
   request->detach();
   free_job(job);
+}
+
+void Interpreter::watch_begin(Job* job) noexcept {
+  std::lock_guard lock(running_mu_);
+  running_job_ = job;
+  ++running_seq_;
+  running_deadline_ = job->deadline;
+  running_timed_out_ = false;
+  // Under load the watchdog sleeps until the running call's deadline and needs no wake-up; wake
+  // it only when this deadline comes before the one it sleeps towards.
+  if (job->deadline < watchdog_wake_at_) {
+    watchdog_wake_at_ = job->deadline;
+    watchdog_cv_.notify_one();
+  }
+}
+
+void Interpreter::watch_end() noexcept {
+  std::lock_guard lock(running_mu_);
+  running_job_ = nullptr;
+  // An interrupt that arrived as the call returned must not hit whatever runs next.
+  if (running_timed_out_) PyThreadState_SetAsyncExc(python_thread_id_, nullptr);
+  if (tracing_) {
+    PyEval_SetTrace(nullptr, nullptr);
+    tracing_ = false;
+  }
 }
 
 void RequestObject::finish_task(py::handle task) {
@@ -272,6 +313,12 @@ void RequestObject::finish_task(py::handle task) {
     outcome = timeout_outcome();
   } else {
     py::object exc = task.attr("exception")();
+    if (!exc.is_none() && timed_out(*job)) {
+      log_interrupted(program, exc);
+      detach();
+      Interpreter::free_job(job);
+      return;
+    }
     outcome = exc.is_none() ? outcome_from_result(program, task.attr("result")())
                             : outcome_from_exception(program, exc);
   }
@@ -289,8 +336,21 @@ void RequestObject::answer_timeout() {
   }
 }
 
+namespace {
+
+// Installed on a call that caught the TimeoutError and kept going (`except BaseException: pass` in
+// a loop): every new line or call raises again, so even its handlers fail and the call unwinds.
+int raise_timeout(PyObject*, PyFrameObject*, int what, PyObject*) {
+  if (what != PyTrace_LINE && what != PyTrace_CALL) return 0;
+  PyErr_SetString(PyExc_TimeoutError, "authenticator timed out");
+  return -1;
+}
+
+}  // namespace
+
 void Interpreter::interrupter_main() {
   std::uint64_t done = 0;
+  std::uint64_t last_seq = 0;
   for (;;) {
     std::uint64_t seq = 0;
     {
@@ -308,6 +368,13 @@ void Interpreter::interrupter_main() {
       std::lock_guard lock(running_mu_);
       if (running_job_ != nullptr && running_seq_ == seq) {
         PyThreadState_SetAsyncExc(python_thread_id_, PyExc_TimeoutError);
+        // A second interrupt of the same call means the first one was swallowed.
+        if (seq == last_seq && !tracing_ &&
+            _PyEval_SetTrace(python_tstate_, raise_timeout, nullptr) == 0) {
+          tracing_ = true;
+        }
+        PyErr_Clear();  // _PyEval_SetTrace's audit hook may fail on this thread; nothing to do
+        last_seq = seq;
       }
     }
     PyGILState_Release(gil);

@@ -87,6 +87,10 @@ class Interpreter {
   py::module_& runtime() { return runtime_; }
   static bool answer(Job& job, auth::AuthOutcome&& outcome) noexcept;
   static void free_job(Job* job) noexcept;
+  // Brackets Python code run for `job` (a sync call, or one step of an async one) so the watchdog
+  // can answer and interrupt it at the job's deadline. Not nested.
+  void watch_begin(Job* job) noexcept;
+  void watch_end() noexcept;
 
  private:
   Interpreter();
@@ -112,6 +116,9 @@ class Interpreter {
   bool running_timed_out_ = false;
   Clock::time_point watchdog_wake_at_{};
   unsigned long python_thread_id_ = 0;
+  PyThreadState* python_tstate_ = nullptr;
+  // The running call swallowed an interrupt, so a trace function now raises on every line of it.
+  bool tracing_ = false;
 
   std::mutex interrupt_mu_;  // hands the interrupter the call to interrupt
   std::condition_variable interrupt_cv_;
@@ -130,6 +137,10 @@ class Interpreter {
 // Outcomes from what the function did (Python thread, GIL held). They never throw.
 auth::AuthOutcome outcome_from_result(const Program& program, py::handle result) noexcept;
 auth::AuthOutcome outcome_from_exception(const Program& program, py::handle exc) noexcept;
+// Wraps an async authenticator's coroutine so each of its steps runs under watch_begin/watch_end:
+// an async function that spins between awaits is interrupted like a sync one. Returns a new
+// reference, or nullptr with a Python error set.
+PyObject* watch_coroutine(PyObject* coro, Job* job) noexcept;
 // Takes the current Python error (PyErr_Occurred) as an exception object with its traceback.
 py::object fetch_exception() noexcept;
 auth::AuthOutcome timeout_outcome();

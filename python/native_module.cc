@@ -123,7 +123,93 @@ class HeadersObject {
   RequestObject* request_;
 };
 
+// A coroutine that forwards to the authenticator's own, each step under the watchdog. Raw C API:
+// the Task calls send/throw once per step, and pybind11 would add an exception round trip to the
+// StopIteration that ends every call.
+struct WatchedCoroutine {
+  PyObject_HEAD PyObject* coro;
+  Job* job;  // freed only by finish_task, after the last step
+};
+
+PyTypeObject* watched_type = nullptr;
+
+PyObject* watched_step(WatchedCoroutine* self, PyObject* method, PyObject* const* args,
+                       Py_ssize_t nargs) {
+  Interpreter& interpreter = Interpreter::instance();
+  PyObject* callable = PyObject_GetAttr(self->coro, method);
+  if (callable == nullptr) return nullptr;
+  interpreter.watch_begin(self->job);
+  PyObject* result = PyObject_Vectorcall(callable, args, static_cast<std::size_t>(nargs), nullptr);
+  interpreter.watch_end();
+  Py_DECREF(callable);
+  // asyncio lets these two escape its loop, which would stop every async authenticator: make
+  // them this call's failure (a 500), keeping the original as the cause for the traceback.
+  if (result == nullptr && (PyErr_ExceptionMatches(PyExc_SystemExit) ||
+                            PyErr_ExceptionMatches(PyExc_KeyboardInterrupt))) {
+    _PyErr_FormatFromCause(
+        PyExc_RuntimeError, "the authenticator raised %s",
+        PyErr_ExceptionMatches(PyExc_SystemExit) ? "SystemExit" : "KeyboardInterrupt");
+  }
+  return result;
+}
+
+PyObject* watched_send(PyObject* self, PyObject* value) {
+  static PyObject* name = PyUnicode_InternFromString("send");
+  return watched_step(reinterpret_cast<WatchedCoroutine*>(self), name, &value, 1);
+}
+
+PyObject* watched_throw(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+  static PyObject* name = PyUnicode_InternFromString("throw");
+  return watched_step(reinterpret_cast<WatchedCoroutine*>(self), name, args, nargs);
+}
+
+PyObject* watched_close(PyObject* self, PyObject*) {
+  return PyObject_CallMethod(reinterpret_cast<WatchedCoroutine*>(self)->coro, "close", nullptr);
+}
+
+PyObject* watched_await(PyObject* self) {
+  return PyObject_CallMethod(reinterpret_cast<WatchedCoroutine*>(self)->coro, "__await__", nullptr);
+}
+
+PyObject* watched_next(PyObject* self) { return watched_send(self, Py_None); }
+
+void watched_dealloc(PyObject* self) {
+  PyTypeObject* type = Py_TYPE(self);
+  Py_XDECREF(reinterpret_cast<WatchedCoroutine*>(self)->coro);
+  type->tp_free(self);
+  Py_DECREF(type);
+}
+
+PyMethodDef watched_methods[] = {
+    {"send", watched_send, METH_O, nullptr},
+    {"throw", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(watched_throw)),
+     METH_FASTCALL, nullptr},
+    {"close", watched_close, METH_NOARGS, nullptr},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+PyType_Slot watched_slots[] = {
+    {Py_tp_dealloc, reinterpret_cast<void*>(watched_dealloc)},
+    {Py_tp_methods, watched_methods},
+    {Py_am_await, reinterpret_cast<void*>(watched_await)},
+    {Py_tp_iter, reinterpret_cast<void*>(PyObject_SelfIter)},
+    {Py_tp_iternext, reinterpret_cast<void*>(watched_next)},
+    {0, nullptr},
+};
+
+PyType_Spec watched_spec = {"inlet._native.WatchedCoroutine", sizeof(WatchedCoroutine), 0,
+                            Py_TPFLAGS_DEFAULT, watched_slots};
+
 }  // namespace
+
+PyObject* watch_coroutine(PyObject* coro, Job* job) noexcept {
+  auto* self = PyObject_New(WatchedCoroutine, watched_type);
+  if (self == nullptr) return nullptr;
+  Py_INCREF(coro);
+  self->coro = coro;
+  self->job = job;
+  return reinterpret_cast<PyObject*>(self);
+}
 
 py::object RequestObject::make(Job* job, RequestObject*& out) {
   out = new RequestObject(job);
@@ -176,6 +262,12 @@ PYBIND11_EMBEDDED_MODULE(_inlet_native, m) {
         if (!r.body_) r.body_ = r.read([](const auth::AuthRequest& a) { return bytes_of(a.body); });
         return r.body_;
       });
+
+  watched_type = reinterpret_cast<PyTypeObject*>(PyType_FromSpec(&watched_spec));
+  if (watched_type == nullptr) throw py::error_already_set();
+  // The runtime registers it as a collections.abc.Coroutine so asyncio accepts it as a task.
+  m.add_object("WatchedCoroutine",
+               py::reinterpret_borrow<py::object>(reinterpret_cast<PyObject*>(watched_type)));
 
   m.def("_drain", [] { Interpreter::instance().drain(); });
   m.def("_answer_timeout", [](RequestObject& r) { r.answer_timeout(); });

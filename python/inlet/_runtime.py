@@ -9,6 +9,7 @@ and runs the asyncio loop that receives jobs from the I/O threads.
 import ast
 import asyncio
 import builtins
+import collections.abc
 import inspect
 import json
 import logging
@@ -316,6 +317,9 @@ _Request.__getitem__ = lambda self, key: self.scope[key]
 
 # The loop
 
+# Async authenticators' coroutines are wrapped so the watchdog sees each step (interpreter.h).
+collections.abc.Coroutine.register(_native.WatchedCoroutine)
+
 loop = None
 
 
@@ -340,4 +344,8 @@ def run(wake_fd):
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     loop.add_reader(wake_fd, _native._drain)
-    loop.run_forever()
+    while True:
+        try:
+            loop.run_forever()
+        except BaseException:  # noqa: B036 - nothing may stop the loop (SystemExit from a callback)
+            traceback.print_exc()
