@@ -127,7 +127,8 @@ class HeadersObject {
 // the Task calls send/throw once per step, and pybind11 would add an exception round trip to the
 // StopIteration that ends every call.
 struct WatchedCoroutine {
-  PyObject_HEAD PyObject* coro;
+  PyObject ob_base;  // PyObject_HEAD
+  PyObject* coro;
   Job* job;  // freed only by finish_task, after the last step
 };
 

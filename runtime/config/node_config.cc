@@ -149,7 +149,7 @@ std::shared_ptr<const NodeConfig> load_node_config(const std::filesystem::path& 
     if (root.has("authenticator")) {
       ConfigMap section = root.map("authenticator");
       PythonAuthSection python =
-          parse_python_authenticator(section, file.parent_path(), config->name, config->tenant);
+          parse_python_authenticator(section, file.parent_path(), config->name, config->tenant, file);
       config->make_authenticator = std::move(python.make);
       config->check_authenticator = std::move(python.check);
     } else {

@@ -78,7 +78,9 @@ struct PythonAuthSection {
   std::function<std::unique_ptr<auth::Authenticator>()> make;
   std::function<void()> check;
 };
+// `config_file` names inline source in errors and tracebacks ("node.yaml:12"), when known.
 PythonAuthSection parse_python_authenticator(ConfigMap& section, const std::filesystem::path& config_dir,
-                                             const std::string& node, const std::string& tenant);
+                                             const std::string& node, const std::string& tenant,
+                                             const std::filesystem::path& config_file = {});
 
 }  // namespace inlet::runtime

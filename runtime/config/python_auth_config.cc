@@ -1,6 +1,7 @@
 // The `authenticator:` section: where the Python function comes from and how it runs.
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
 #include <regex>
 
 #include "python/python_authenticator.h"
@@ -123,11 +124,26 @@ void log_from_python(int level, const std::string& message) {
   logger.log(node_level, "authenticator_log", {{"python_level", name}, {"message", message}});
 }
 
+// The line before inline source's first line, so "file:N" errors count lines of the config file:
+// the key's own line for a block scalar (`inline: |`), the line before it for one on the key's line.
+int inline_line_before(const YAML::Node& node, const std::filesystem::path& config_file) {
+  const YAML::Mark mark = node.Mark();
+  if (mark.line < 0) return 0;
+  std::ifstream in(config_file);
+  std::string line;
+  for (int i = 0; i <= mark.line && std::getline(in, line); ++i) {
+  }
+  const auto column = static_cast<std::size_t>(mark.column);
+  const bool block = in && column < line.size() && (line[column] == '|' || line[column] == '>');
+  return block ? mark.line + 1 : mark.line;
+}
+
 }  // namespace
 
 PythonAuthSection parse_python_authenticator(ConfigMap& section,
                                              const std::filesystem::path& config_dir,
-                                             const std::string& node, const std::string& tenant) {
+                                             const std::string& node, const std::string& tenant,
+                                             const std::filesystem::path& config_file) {
   python::PythonAuthOptions options;
   const auto resolve = [&](const std::string& path) {
     const std::filesystem::path p(path);
@@ -137,6 +153,10 @@ PythonAuthSection parse_python_authenticator(ConfigMap& section,
   if (section.has("inline")) {
     ++sources;
     options.inline_source = section.required_string("inline");
+    if (!config_file.empty()) {
+      options.inline_name = config_file.string();
+      options.inline_line = inline_line_before(section.node()["inline"], config_file);
+    }
   } else {
     section.raw("inline");
   }
