@@ -125,7 +125,8 @@ void log_from_python(int level, const std::string& message) {
 }
 
 // The line before inline source's first line, so "file:N" errors count lines of the config file:
-// the key's own line for a block scalar (`inline: |`), the line before it for one on the key's line.
+// the key's own line for a block scalar (`inline: |`), the line before it for one on the key's
+// line.
 int inline_line_before(const YAML::Node& node, const std::filesystem::path& config_file) {
   const YAML::Mark mark = node.Mark();
   if (mark.line < 0) return 0;
