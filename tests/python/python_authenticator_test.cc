@@ -398,6 +398,73 @@ async def authenticator(*, context, request, **kwargs):
   EXPECT_EQ(next.detail, "True");
 }
 
+// Regression: an async function spinning between awaits blocked the event loop for good, because
+// only sync calls were watched; every later request hung.
+TEST(PythonAuthenticator, AsyncCallSpinningBetweenAwaitsTimesOutAndTheNextRequestIsServed) {
+  PythonAuthOptions options = inline_options(R"(
+async def authenticator(*, context, request, **kwargs):
+    import asyncio
+    await asyncio.sleep(0)
+    if request.headers.get("x-spin"):
+        while True:
+            pass
+    return None
+)");
+  options.timeout_ms = 150;
+  auto authenticator = make_python_authenticator(options);
+  TestRequest spin;
+  spin.headers.push_back({"X-Spin", "1"});
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(authenticate_once(*authenticator, spin).verdict, Verdict::kTimeout);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+  EXPECT_EQ(authenticate_once(*authenticator).verdict, Verdict::kAccept);
+}
+
+TEST(PythonAuthenticator, LoopThatSwallowsEveryInterruptIsUnwound) {
+  PythonAuthOptions options = inline_options(R"(
+def authenticator(*, context, request, **kwargs):
+    if request.headers.get("x-spin"):
+        while True:
+            try:
+                while True:
+                    pass
+            except BaseException:
+                pass
+    return None
+)");
+  options.timeout_ms = 100;
+  auto authenticator = make_python_authenticator(options);
+  TestRequest spin;
+  spin.headers.push_back({"X-Spin", "1"});
+  EXPECT_EQ(authenticate_once(*authenticator, spin).verdict, Verdict::kTimeout);
+  std::this_thread::sleep_for(400ms);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(authenticate_once(*authenticator).verdict, Verdict::kAccept);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 100ms);
+}
+
+// Regression: asyncio lets SystemExit and KeyboardInterrupt out of its loop, which aborted the
+// node.
+TEST(PythonAuthenticator, SystemExitInAsyncCodeIsAnInternalError) {
+  PythonAuthOptions options = inline_options(R"(
+async def authenticator(*, context, request, **kwargs):
+    import sys
+    if request.headers.get("x-exit"):
+        sys.exit(3)
+    if request.headers.get("x-interrupt"):
+        raise KeyboardInterrupt
+    return None
+)");
+  auto authenticator = make_python_authenticator(options);
+  TestRequest exit_request;
+  exit_request.headers.push_back({"X-Exit", "1"});
+  TestRequest interrupt_request;
+  interrupt_request.headers.push_back({"X-Interrupt", "1"});
+  EXPECT_EQ(authenticate_once(*authenticator, exit_request).verdict, Verdict::kInternalError);
+  EXPECT_EQ(authenticate_once(*authenticator, interrupt_request).verdict, Verdict::kInternalError);
+  EXPECT_EQ(authenticate_once(*authenticator).verdict, Verdict::kAccept);
+}
+
 TEST(PythonAuthenticator, RequestLooksLikeStarlettes) {
   auto authenticator = make_python_authenticator(inline_options(R"(
 async def authenticator(*, context, request, **kwargs):

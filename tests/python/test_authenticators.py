@@ -256,7 +256,7 @@ def test_other_exceptions_are_500_without_internals_and_the_traceback_is_logged(
         message = errors[0]["message"]
         assert "Traceback (most recent call last)" in message
         assert "ValueError: db password is hunter2" in message
-        assert ", line 5, in authenticator" in message
+        assert f'File "{node.config_path}", line ' in message and "in authenticator" in message
 
 
 @pytest.mark.parametrize(
