@@ -426,6 +426,22 @@ def test_inline_code_outside_the_def_is_reported_at_its_line_in_the_config(tmp_p
     assert "import" in combined_output(result)
 
 
+def test_inline_tracebacks_point_at_the_config_file_line(tmp_path):
+    config = write_inline_config(
+        tmp_path,
+        """\
+        def authenticator(*, context, request, **kwargs):
+            raise ValueError("boom")
+        """,
+    )
+    body = tmp_path / "body.json"
+    body.write_text("{}")
+    result = run_inlet("test", "--config", str(config), "--body", str(body))
+    assert json.loads(result.stdout)["status"] == 500
+    assert f'File "{config}", line 7, in authenticator' in result.stderr.decode(), combined_output(result)
+    assert 'raise ValueError("boom")' in result.stderr.decode()
+
+
 def test_check_accepts_a_good_authenticator(tmp_path):
     node = InletNode(tmp_path, {"authenticator": {"inline": PLATFORM_TEMPLATE}}, start=False)
     result = run_inlet("check", "--config", str(node.config_path))
