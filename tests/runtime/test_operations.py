@@ -281,3 +281,24 @@ def test_no_access_log_by_default(tmp_path, sample):
         for _ in range(5):
             assert node.post(BODY)[0] == 200
         assert not [e for e in node.log_events() if e.get("event") == "access"]
+
+
+def test_sighup_swaps_the_python_authenticator(tmp_path):
+    source = ("def authenticator(*, context, request, **kwargs):\n"
+              "    from starlette.authentication import AuthCredentials, SimpleUser\n"
+              "    context.logger.info('generation %s', context.config['generation'])\n"
+              "    return AuthCredentials(['read']), SimpleUser(context.config['user'])\n")
+    config = {"authenticator": {"inline": source, "config": {"user": "first", "generation": 1}}}
+    with InletNode(tmp_path, config) as node:
+        conn = node.connection()
+        assert post_on(conn)[0] == 200
+        node.config["authenticator"]["config"] = {"user": "second", "generation": 2}
+        node.write_config()
+        node.signal(signal.SIGHUP)
+        wait_for_event(node, "reloaded")
+        time.sleep(0.2)
+        assert post_on(conn)[0] == 200
+        conn.close()
+        assert [m["user"] for m in node.read_queue()] == ["first", "second"]
+        logged = [e for e in node.log_events() if e.get("event") == "authenticator_log"]
+        assert any("generation 2" in json.dumps(e) for e in logged), node.logs()
