@@ -78,7 +78,8 @@ std::optional<LogRecord> LogReader::next() {
       case SegmentScanner::Result::kEnd: {
         auto following = s.dir / log_format::segment_name(s.offset);
         std::error_code ec;
-        if (!std::filesystem::exists(following, ec)) return std::nullopt;
+        // An empty segment names itself as the following one: nothing more to read yet.
+        if (following == s.path || !std::filesystem::exists(following, ec)) return std::nullopt;
         if (!sealed) {
           // The writer may have appended to this segment just before rolling: look once more.
           sealed = true;
