@@ -34,8 +34,7 @@ def assert_still_serving(node, count=3):
 
 
 def queue_is_empty(queue_dir):
-    """No record was written (looked at directly: `inlet queue read` of an empty log does not
-    return at this commit)."""
+    """No record was written: every file of the log is still empty."""
     if not os.path.isdir(queue_dir):
         return True
     return all(os.path.getsize(os.path.join(queue_dir, f)) == 0 for f in os.listdir(queue_dir))
