@@ -154,6 +154,21 @@ TEST(LogQueue, ReadsBackCorpusBodiesByteForByte) {
   EXPECT_TRUE(fs::exists(dir.path() / "00000000000000000000.log"));
 }
 
+// Regression: a reader on a log with only its first, empty segment took that segment for the
+// next one and looped forever, so `inlet queue read` hung on a node that had stored nothing.
+TEST(LogReader, ReturnsNothingForAFreshEmptyLog) {
+  TempDir dir;
+  auto queue = open_log_queue(options_for(dir.path()));
+  LogReader reader(dir.path(), 0);
+  EXPECT_FALSE(reader.next());
+  auto messages = small_messages(1);
+  store_all(*queue, messages);
+  const auto record = reader.next();
+  ASSERT_TRUE(record);
+  EXPECT_EQ(record->body, messages[0].body);
+  queue->close();
+}
+
 TEST(LogQueue, WritesAttributesAsCompactEscapedJson) {
   TempDir dir;
   OwnedMessage plain = make_message("{}", 1);
