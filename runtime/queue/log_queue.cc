@@ -38,6 +38,7 @@ using log_format::SegmentScanner;
 // allocates (a longer user/scopes grows that node's string once).
 constexpr std::size_t kHeaderReserve = 512;
 constexpr std::size_t kMaxIov = IOV_MAX;
+constexpr std::uint64_t kWritebackChunk = 4ull << 20;
 
 std::string errno_text(int error) { return std::strerror(error); }
 
@@ -139,7 +140,8 @@ class LogQueue final : public Queue {
   std::uint64_t total_bytes_ = 0;
   int fd_ = -1;  // active segment
   std::uint64_t next_offset_ = 0;
-  bool tail_dirty_ = false;  // a failed write left bytes past segments_.back().bytes
+  bool tail_dirty_ = false;
+  std::uint64_t writeback_from_ = 0;  // start of the active segment's bytes not yet sent to disk  // a failed write left bytes past segments_.back().bytes
   std::vector<Node*> batch_;
   // Guards the files and batch_: held by the writer thread, or by an I/O thread that writes a
   // burst itself (ack: write), which only ever try_locks it.
@@ -272,6 +274,7 @@ void LogQueue::open_active(bool create) {
   fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd_ < 0) fail_open(path, "cannot create: " + errno_text(errno));
   if (create) fsync_dir(options_.dir);
+  writeback_from_ = segments_.back().bytes;
 }
 
 Node* LogQueue::pop_free() noexcept {
@@ -509,6 +512,14 @@ bool LogQueue::write_range(std::size_t begin, std::size_t end) noexcept {
   total_bytes_ += position - segment.bytes;
   segment.bytes = position;
   next_offset_ += end - begin;
+  // With ack: write nothing syncs, so dirty pages pile up until the kernel throttles the writing
+  // thread for whole writeback bursts (tens of ms). Starting writeback every few MiB keeps the
+  // pile small and the stalls short; it does not wait for the disk.
+  if (options_.ack == AckMode::kWrite && position - writeback_from_ >= kWritebackChunk) {
+    ::sync_file_range(fd_, static_cast<off_t>(writeback_from_), static_cast<off_t>(position - writeback_from_),
+                      SYNC_FILE_RANGE_WRITE);
+    writeback_from_ = position;
+  }
   return true;
 }
 
