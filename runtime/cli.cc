@@ -242,17 +242,7 @@ int test_request(const Args& args) {
   try {
     auto pipeline = std::make_shared<Pipeline>();
     pipeline->config = config;
-    std::vector<std::unique_ptr<auth::Authenticator>> chain;
-    for (const auto& verifier : config->verifiers) {
-      struct Borrowed final : auth::Authenticator {
-        explicit Borrowed(auth::Authenticator& inner) : inner(inner) {}
-        void authenticate(const auth::AuthRequest& r, auth::AuthCallback& c) override { inner.authenticate(r, c); }
-        auth::Authenticator& inner;
-      };
-      chain.push_back(std::make_unique<Borrowed>(*verifier));
-    }
-    if (config->make_authenticator) chain.push_back(config->make_authenticator());
-    pipeline->authenticator = auth::make_chain(std::move(chain));
+    pipeline->authenticator = make_authenticator_chain(*config);
     for (const EdgeConfig& edge : config->edges) pipeline->edges.push_back({edge.name, edge.filter.get(), nullptr});
 
     StageTools tools;

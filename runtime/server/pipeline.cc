@@ -11,6 +11,28 @@
 
 namespace inlet::runtime {
 
+namespace {
+
+class SharedAuthenticator final : public auth::Authenticator {
+ public:
+  explicit SharedAuthenticator(std::shared_ptr<auth::Authenticator> inner) : inner_(std::move(inner)) {}
+  void authenticate(const auth::AuthRequest& request, auth::AuthCallback& callback) override {
+    inner_->authenticate(request, callback);
+  }
+
+ private:
+  std::shared_ptr<auth::Authenticator> inner_;
+};
+
+}  // namespace
+
+std::unique_ptr<auth::Authenticator> make_authenticator_chain(const NodeConfig& config) {
+  std::vector<std::unique_ptr<auth::Authenticator>> chain;
+  for (const auto& verifier : config.verifiers) chain.push_back(std::make_unique<SharedAuthenticator>(verifier));
+  if (config.make_authenticator) chain.push_back(config.make_authenticator());
+  return auth::make_chain(std::move(chain));
+}
+
 StageTools::StageTools() : random(std::random_device{}()) {}
 
 std::optional<Reject> check_head(const RequestHead& head, codecs::EncodingList& encodings) noexcept {

@@ -39,6 +39,10 @@ struct Pipeline {
   std::vector<EdgeRoute> edges;  // at most 64
 };
 
+// The config's verifiers (shared with the config, so they outlive a reload) followed by its
+// Python authenticator, which this starts. Throws std::runtime_error when the Python one fails.
+std::unique_ptr<auth::Authenticator> make_authenticator_chain(const NodeConfig& config);
+
 // Per-thread tools the stages reuse so the hot path does not allocate. Not thread-safe.
 struct StageTools {
   StageTools();

@@ -26,19 +26,6 @@ using boost::system::error_code;
 
 namespace {
 
-// Lets the pipeline's chain own a verifier that the config shares across reloads.
-class SharedAuthenticator final : public auth::Authenticator {
- public:
-  explicit SharedAuthenticator(std::shared_ptr<auth::Authenticator> inner)
-      : inner_(std::move(inner)) {}
-  void authenticate(const auth::AuthRequest& request, auth::AuthCallback& callback) override {
-    inner_->authenticate(request, callback);
-  }
-
- private:
-  std::shared_ptr<auth::Authenticator> inner_;
-};
-
 constexpr std::string_view kTooManyConnections =
     "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 34\r\n"
     "Retry-After: 1\r\nConnection: close\r\n\r\n{\"detail\":\"too many connections\"}";
@@ -123,11 +110,7 @@ struct Server::Impl {
     }
     auto built = std::make_shared<Pipeline>();
     built->config = cfg;
-    std::vector<std::unique_ptr<auth::Authenticator>> chain;
-    for (const auto& verifier : cfg->verifiers)
-      chain.push_back(std::make_unique<SharedAuthenticator>(verifier));
-    if (cfg->make_authenticator) chain.push_back(cfg->make_authenticator());
-    built->authenticator = auth::make_chain(std::move(chain));
+    built->authenticator = make_authenticator_chain(*cfg);
 
     std::map<std::string, OpenQueue> opened;
     try {
