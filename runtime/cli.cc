@@ -148,33 +148,6 @@ int check(const Args& args) {
   return 0;
 }
 
-// Runs an exchange to its end on this thread: callbacks from other threads wake it up.
-class BlockingRun final : public Resumer, public ExchangeOwner {
- public:
-  void resume_later(Exchange& exchange) noexcept override {
-    std::lock_guard lock(mutex_);
-    ready_ = &exchange;
-    wake_.notify_one();
-  }
-  void store_soon(Exchange& exchange) noexcept override { exchange.store_now(false); }
-  void on_exchange_done(Exchange&) noexcept override { done_ = true; }
-  void wait(Exchange& exchange) {
-    while (!done_) {
-      std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return ready_ != nullptr; });
-      ready_ = nullptr;
-      lock.unlock();
-      exchange.resume();
-    }
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  Exchange* ready_ = nullptr;
-  bool done_ = false;
-};
-
 void append_string(std::string& out, std::string_view text) {
   out += '"';
   append_json_escaped(out, text);

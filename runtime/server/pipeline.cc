@@ -257,4 +257,21 @@ void Exchange::finish_ok() noexcept {
   owner_.on_exchange_done(*this);
 }
 
+void BlockingRun::resume_later(Exchange& exchange) noexcept {
+  std::lock_guard lock(mutex_);
+  ready_ = &exchange;
+  wake_.notify_one();
+}
+
+void BlockingRun::wait(Exchange& exchange) {
+  while (!done_) {
+    std::unique_lock lock(mutex_);
+    wake_.wait(lock, [&] { return ready_ != nullptr; });
+    ready_ = nullptr;
+    lock.unlock();
+    exchange.resume();
+  }
+  done_ = false;
+}
+
 }  // namespace inlet::runtime

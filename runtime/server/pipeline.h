@@ -3,6 +3,8 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -186,6 +188,22 @@ class Exchange final : public auth::AuthCallback, public StoreCallback {
   Message message_;
   std::chrono::steady_clock::time_point mark_{};  // the last stage boundary
   std::vector<EdgeStore> edge_stores_;            // by edge index; capacity reused
+};
+
+// Runs exchanges on the calling thread without an event loop (`inlet test`, tests): wait() returns
+// once the exchange has answered, resuming it whenever another thread calls back.
+class BlockingRun final : public Resumer, public ExchangeOwner {
+ public:
+  void resume_later(Exchange& exchange) noexcept override;
+  void store_soon(Exchange& exchange) noexcept override { exchange.store_now(false); }
+  void on_exchange_done(Exchange&) noexcept override { done_ = true; }
+  void wait(Exchange& exchange);
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  Exchange* ready_ = nullptr;
+  bool done_ = false;
 };
 
 }  // namespace inlet::runtime

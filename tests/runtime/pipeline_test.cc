@@ -66,34 +66,6 @@ TEST(Attributes, ReceivedAtIsRfc3339UtcWithMicroseconds) {
       << std::string(text, 27);
 }
 
-// Drives an Exchange to its end on this thread, as the CLI's `inlet test` does.
-class Driver final : public Resumer, public ExchangeOwner {
- public:
-  void resume_later(Exchange& exchange) noexcept override {
-    std::lock_guard lock(mutex_);
-    ready_ = &exchange;
-    wake_.notify_one();
-  }
-  void store_soon(Exchange& exchange) noexcept override { exchange.store_now(false); }
-  void on_exchange_done(Exchange&) noexcept override { done_ = true; }
-  void wait(Exchange& exchange) {
-    while (!done_) {
-      std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return ready_ != nullptr; });
-      ready_ = nullptr;
-      lock.unlock();
-      exchange.resume();
-    }
-    done_ = false;
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  Exchange* ready_ = nullptr;
-  bool done_ = false;
-};
-
 class ExchangeTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -137,7 +109,7 @@ class ExchangeTest : public ::testing::Test {
   std::unique_ptr<Queue> queue_;
   std::shared_ptr<const NodeConfig> config_;
   StageTools tools_;
-  Driver driver_;
+  BlockingRun driver_;
   Exchange exchange_{driver_, driver_, tools_};
   std::string body_;
 };
