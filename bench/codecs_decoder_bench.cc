@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_support.h"
 #include "codecs/decoder.h"
 
 namespace {
@@ -23,22 +24,6 @@ using inlet::codecs::BodyDecoder;
 using inlet::codecs::DecodeStatus;
 using inlet::codecs::Encoding;
 using inlet::codecs::EncodingList;
-
-std::vector<std::string> load_corpus() {
-  std::vector<std::filesystem::path> paths;
-  for (const auto& entry : std::filesystem::directory_iterator(INLET_CORPUS_DIR)) {
-    if (entry.path().extension() == ".json") paths.push_back(entry.path());
-  }
-  std::sort(paths.begin(), paths.end());
-  std::vector<std::string> bodies;
-  for (const auto& path : paths) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream body;
-    body << in.rdbuf();
-    bodies.push_back(body.str());
-  }
-  return bodies;
-}
 
 std::string zlib_encode(const std::string& data, int window_bits) {
   z_stream stream{};
@@ -146,42 +131,10 @@ void run(benchmark::State& state, const Codec& codec, const std::vector<Sample>&
 }
 
 // Collects bytes/s per benchmark so the ratios can be printed after the usual table.
-class RatioReporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    ConsoleReporter::ReportRuns(runs);
-    for (const Run& run : runs) {
-      if (run.error_occurred) continue;
-      auto it = run.counters.find("bytes_per_second");
-      if (it == run.counters.end()) continue;
-      // With --benchmark_repetitions the median is used, otherwise the single run.
-      if (run.run_type == Run::RT_Iteration && !speed_.count(run.run_name.str())) {
-        speed_[run.run_name.str()] = it->second;
-      } else if (run.run_type == Run::RT_Aggregate && run.aggregate_name == "median") {
-        speed_[run.run_name.str()] = it->second;
-      }
-    }
-  }
-  void print_ratios() const {
-    std::printf("\ninlet / raw library (decoded MB/s; target >= 0.80)\n");
-    for (const auto& [name, speed] : speed_) {
-      const auto suffix = name.rfind("/inlet");
-      if (suffix == std::string::npos) continue;
-      auto raw = speed_.find(name.substr(0, suffix) + "/raw");
-      if (raw == speed_.end()) continue;
-      std::printf("  %-32s %8.1f vs %8.1f MB/s  ratio %.2f\n", name.substr(0, suffix).c_str(),
-                  speed / 1e6, raw->second / 1e6, speed / raw->second);
-    }
-  }
-
- private:
-  std::map<std::string, double> speed_;
-};
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::vector<std::string> bodies = load_corpus();
+  const std::vector<std::string> bodies = inlet::bench::load_corpus();
   std::string all;
   for (const auto& body : bodies) all += body;
   static std::vector<std::vector<Sample>> keep;  // benchmarks refer to these: no reallocation
@@ -202,7 +155,7 @@ int main(int argc, char** argv) {
     }
   }
   benchmark::Initialize(&argc, argv);
-  RatioReporter reporter;
+  inlet::bench::RatioReporter reporter("inlet / raw library (decoded MB/s; target >= 0.80)");
   benchmark::RunSpecifiedBenchmarks(&reporter);
   reporter.print_ratios();
   benchmark::Shutdown();
