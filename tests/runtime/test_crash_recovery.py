@@ -128,6 +128,7 @@ def test_kill_9_mid_load_loses_no_acknowledged_message(tmp_path, ack):
             if cycle > 0:
                 damage_tail(node.queue_dir, cycle)
             node.log_file.close()
+            log_before_restart = len(node.logs())
             node.start()
 
             # `queue read` reads every record without error: no corrupt record is served
@@ -137,7 +138,10 @@ def test_kill_9_mid_load_loses_no_acknowledged_message(tmp_path, ack):
             assert [r[0] for r in records] == list(range(len(records)))
             assert records == before_restart, "recovery must cut the damaged tail and keep every whole record"
             if cycle > 0:
-                assert node.logs().count("log_queue_truncated") == cycle, node.logs()[-2000:]
+                # One cut per restart covers the injected damage and any tear the kill left under it
+                # (a kill -9 inside a write may tear the tail on its own, in any cycle).
+                restart_log = node.logs()[log_before_restart:]
+                assert restart_log.count("log_queue_truncated") == 1, restart_log[-2000:]
             stored = {attributes["tracking_id"]: body for _, attributes, body in records}
             assert len(stored) == len(records), "a tracking_id was stored twice"
             missing = [t for t in acknowledged if t not in stored]
