@@ -1,4 +1,4 @@
-// Shared by the microbenchmarks: the corpus loader and a reporter that prints, after Google
+// Shared by the microbenchmarks: the payload loader and a reporter that prints, after Google
 // Benchmark's table, each "<name>/inlet" figure as a ratio to its "<name>/raw" twin.
 #pragma once
 
@@ -13,24 +13,15 @@
 #include <string>
 #include <vector>
 
+#include "test_payloads.h"
+
 namespace inlet::bench {
 
-// Every *.json payload of the corpus, in name order, each with `padding` spare bytes of capacity.
+// The generated payloads, and the GitHub corpus where present (tests/test_payloads.h), in name
+// order, each with `padding` spare bytes of capacity.
 inline std::vector<std::string> load_corpus(std::size_t padding = 0) {
-  std::vector<std::filesystem::path> paths;
-  for (const auto& entry : std::filesystem::directory_iterator(INLET_CORPUS_DIR)) {
-    if (entry.path().extension() == ".json") paths.push_back(entry.path());
-  }
-  std::sort(paths.begin(), paths.end());
   std::vector<std::string> bodies;
-  for (const auto& path : paths) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream body;
-    body << in.rdbuf();
-    std::string padded = body.str();
-    padded.reserve(padded.size() + padding);
-    bodies.push_back(std::move(padded));  // a move keeps the padding; a copy would not
-  }
+  for (auto& payload : inlet::testing::load_payloads(padding)) bodies.push_back(std::move(payload.body));
   return bodies;
 }
 

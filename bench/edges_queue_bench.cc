@@ -1,4 +1,4 @@
-// Throughput of the Redis and Kafka edges (store() to callback, batches of 1000 corpus messages),
+// Throughput of the Redis and Kafka edges (store() to callback, batches of 1000 payload messages),
 // each beside the raw library doing the same work: hiredis pipelined XADD on one connection, and
 // librdkafka produce + flush. Redis is a real redis-server child (no persistence); Kafka is
 // librdkafka's in-process mock cluster.
@@ -24,6 +24,7 @@
 
 #include "runtime/queue/kafka_queue.h"
 #include "runtime/queue/redis_queue.h"
+#include "test_payloads.h"
 
 extern char** environ;
 
@@ -37,16 +38,9 @@ constexpr std::size_t kBatch = 1000;
 
 struct Corpus {
   Corpus() {
-    std::vector<std::filesystem::path> files;
-    for (const auto& entry : std::filesystem::directory_iterator(INLET_CORPUS_DIR)) {
-      if (entry.path().extension() == ".json") files.push_back(entry.path());
-    }
-    std::sort(files.begin(), files.end());
+    const std::vector<inlet::testing::Payload>& payloads = inlet::testing::payloads();
     for (std::size_t i = 0; i < kBatch; ++i) {
-      std::ifstream in(files[i % files.size()], std::ios::binary);
-      std::ostringstream text;
-      text << in.rdbuf();
-      bodies.push_back(text.str());
+      bodies.push_back(payloads[i % payloads.size()].body);
       char id[33];
       std::snprintf(id, sizeof id, "%032zx", i);
       ids.emplace_back(id);

@@ -450,6 +450,7 @@ def main(argv):
         context = {"tmp": tmp, "requests": payloads.RequestSets(Path(tmp) / "requests", SOURCE_DIR),
                    "inlet_binary": inlet_binary, "inlet_missing": inlet_missing, "loadgen": loadgen,
                    "idle_for": idle_for, "steps_before": steps_before}
+        print(f"real payloads: {payloads.real_corpus(SOURCE_DIR)[0]}", flush=True)
         print(f"{len(matrix)} scenarios, {total} measurements, {duration:g} s each; "
               f"servers on cpu {settings.server_cpus}, load on cpu {settings.load_cpus}", flush=True)
         progress = Progress(total)
@@ -474,6 +475,7 @@ def main(argv):
         "load_average": {"start": round(load_at_start, 2), "end": round(os.getloadavg()[0], 2)},
         "interrupted": interrupted,
         "inlet_missing": inlet_missing,
+        "real_payloads": payloads.real_corpus(SOURCE_DIR)[0],
         "request_sets": {" ".join(map(str, key)): value
                          for key, value in (context["requests"].stats.items() if context else [])},
         "results": results,

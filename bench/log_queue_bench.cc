@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "test_payloads.h"
 #include "runtime/queue/log_queue.h"
 
 namespace {
@@ -28,13 +29,7 @@ using inlet::runtime::StoreStatus;
 const std::vector<std::string>& corpus() {
   static const std::vector<std::string> bodies = [] {
     std::vector<std::string> out;
-    for (const auto& entry : fs::directory_iterator(INLET_CORPUS_DIR)) {
-      if (entry.path().extension() != ".json") continue;
-      std::ifstream in(entry.path(), std::ios::binary);
-      std::stringstream ss;
-      ss << in.rdbuf();
-      out.push_back(ss.str());
-    }
+    for (const auto& payload : inlet::testing::payloads()) out.push_back(payload.body);
     std::sort(out.begin(), out.end());
     return out;
   }();

@@ -1,4 +1,5 @@
-"""Request bodies for bench/run: tiny, real (the GitHub corpus, rotating) and large, in each encoding.
+"""Request bodies for bench/run: tiny, real (the GitHub corpus where it exists beside the checkout,
+else the payloads of tests/payload_generator.py; rotating) and large, in each encoding.
 
 Every request is written once as a complete raw HTTP/1.1 request file, so wrk (bench/lua/post.lua)
 and the open-loop load generator (bench/loadgen.cc) send exactly the same bytes to every server,
@@ -8,7 +9,11 @@ import gzip
 import hashlib
 import hmac
 import json
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+import payload_generator  # noqa: E402  (tests/, shared with the test suites)
 
 try:
     import brotli
@@ -24,6 +29,18 @@ USER_AGENT = "GitHub-Hookshot/bench"
 
 def corpus_dir(source_dir):
     return Path(source_dir).resolve().parent / "shared" / "corpus" / "github-webhooks"
+
+
+def real_corpus(source_dir):
+    """(description, [(event name, body)]): the GitHub corpus when present, else the generated one."""
+    directory = corpus_dir(source_dir)
+    files = sorted(directory.glob("*.json")) if directory.is_dir() else []
+    if files:
+        return (f"GitHub corpus ({len(files)} payloads, {directory})",
+                [(f.name.split("__")[0], f.read_bytes()) for f in files])
+    generated = payload_generator.generate()
+    return (f"generated payloads ({len(generated)}, tests/payload_generator.py; no corpus at {directory})",
+            [(name.split("-")[0], body) for name, body in generated])
 
 
 def large_body():
@@ -60,11 +77,7 @@ def bodies(payload, source_dir):
     if payload == "large":
         return [("push", large_body())]
     if payload == "real":
-        directory = corpus_dir(source_dir)
-        files = sorted(directory.glob("*.json"))
-        if not files:
-            raise RuntimeError(f"no corpus files in {directory}")
-        return [(f.name.split("__")[0], f.read_bytes()) for f in files]
+        return real_corpus(source_dir)[1]
     raise ValueError(payload)
 
 

@@ -297,6 +297,7 @@ def write(out, document):
         f"- source: commit {machine['commit'] or 'unknown'}; inlet `{machine['versions']['inlet'] or 'n/a'}`, "
         f"{machine['versions']['nginx']}, uvicorn {machine['versions']['uvicorn']}, "
         f"Python {machine['versions']['python']}",
+        f"- real payloads: {document.get('real_payloads', 'n/a')}",
         f"- command: `{document['command']}` ({document['elapsed_s']:.0f} s"
         f"{', interrupted' if document['interrupted'] else ''})",
         f"- runs: {document['settings']['duration']:g} s per throughput run at "

@@ -1,4 +1,4 @@
-// Shared by the codecs tests: the payload corpus and reference encoders (zlib, brotli) that make
+// Shared by the codecs tests: the payloads and reference encoders (zlib, brotli) that make
 // the compressed inputs.
 #pragma once
 
@@ -15,31 +15,14 @@
 #include <utility>
 #include <vector>
 
+#include "test_payloads.h"
+
 namespace inlet::codecs::testing {
 
-struct Payload {
-  std::string name;
-  std::string body;
-};
+using inlet::testing::Payload;
 
-// Every *.json file of the corpus, sorted by name.
-inline const std::vector<Payload>& corpus() {
-  static const std::vector<Payload> payloads = [] {
-    std::vector<Payload> out;
-    for (const auto& entry : std::filesystem::directory_iterator(INLET_CORPUS_DIR)) {
-      if (entry.path().extension() != ".json") continue;
-      std::ifstream in(entry.path(), std::ios::binary);
-      std::ostringstream body;
-      body << in.rdbuf();
-      out.push_back({entry.path().filename().string(), body.str()});
-    }
-    std::sort(out.begin(), out.end(),
-              [](const Payload& a, const Payload& b) { return a.name < b.name; });
-    if (out.empty()) throw std::runtime_error("no *.json payloads in " INLET_CORPUS_DIR);
-    return out;
-  }();
-  return payloads;
-}
+// The generated payloads, and the GitHub corpus where present (tests/test_payloads.h).
+inline const std::vector<Payload>& corpus() { return inlet::testing::payloads(); }
 
 // window_bits: 16 + 15 gzip, 15 zlib, -15 raw deflate.
 inline std::string deflate_with(std::string_view data, int window_bits, int level = 6) {

@@ -151,8 +151,10 @@ TEST_P(EveryCodec, RejectsDataThatWasNeverCompressed) {
             DecodeStatus::kCorrupt);
 }
 
-TEST_P(EveryCodec, DetectsAFlippedByteWhenTheFormatHasAChecksum) {
-  if (!GetParam().has_checksum) GTEST_SKIP_("no checksum in this format");
+// Only the formats that carry a checksum are instantiated (below); the others cannot detect it.
+class EveryChecksummedCodec : public EveryCodec {};
+
+TEST_P(EveryChecksummedCodec, DetectsAFlippedByte) {
   const std::string& body = corpus().front().body;
   std::string out;
   std::string encoded = encode(body);
@@ -178,6 +180,17 @@ TEST_P(EveryCodec, IsReusableAfterAFailure) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Codecs, EveryCodec, ::testing::ValuesIn(kCodecs),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+std::vector<Codec> checksummed_codecs() {
+  std::vector<Codec> out;
+  for (const Codec& codec : kCodecs) {
+    if (codec.has_checksum) out.push_back(codec);
+  }
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Codecs, EveryChecksummedCodec, ::testing::ValuesIn(checksummed_codecs()),
                          [](const auto& info) { return std::string(info.param.name); });
 
 // The bombs are built by splicing deflate blocks; check that they are what they claim to be.

@@ -1,4 +1,4 @@
-// Shared by the Kafka and Redis queue tests: corpus messages that outlive their callbacks, and a
+// Shared by the Kafka and Redis queue tests: payload messages that outlive their callbacks, and a
 // callback that records each status and lets the test wait for them.
 #pragma once
 
@@ -17,25 +17,19 @@
 
 #include "runtime/message.h"
 #include "runtime/queue/queue.h"
+#include "test_payloads.h"
 
 namespace inlet::runtime::testing {
 
 struct StoredMessages {
-  // `count` corpus payloads (cycling), with distinct tracking ids; every third carries a user.
+  // `count` payloads (tests/test_payloads.h, cycling), with distinct tracking ids; every third carries a user.
   explicit StoredMessages(std::size_t count, std::size_t first_id = 0) {
-    std::vector<std::filesystem::path> files;
-    for (const auto& entry : std::filesystem::directory_iterator(INLET_CORPUS_DIR)) {
-      if (entry.path().extension() == ".json") files.push_back(entry.path());
-    }
-    std::sort(files.begin(), files.end());
+    const std::vector<inlet::testing::Payload>& payloads = inlet::testing::payloads();
     bodies.reserve(count);
     ids.reserve(count);
     messages.resize(count);
     for (std::size_t i = 0; i < count; ++i) {
-      std::ifstream in(files[i % files.size()], std::ios::binary);
-      std::ostringstream text;
-      text << in.rdbuf();
-      bodies.push_back(text.str());
+      bodies.push_back(payloads[i % payloads.size()].body);
       char id[33];
       std::snprintf(id, sizeof id, "%032zx", first_id + i);
       ids.emplace_back(id);

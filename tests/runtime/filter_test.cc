@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include <deque>
 #include <stdexcept>
 #include <string>
+
+#include "test_payloads.h"
 
 namespace inlet::runtime {
 namespace {
@@ -19,22 +22,34 @@ std::unique_ptr<Filter> compile(const std::string& yaml) {
   return compile_filter(map);
 }
 
-// The parsed corpus payload, loaded once for every case.
-struct Corpus {
-  Corpus() {
-    const std::string file = std::string(INLET_CORPUS_DIR) + "/check_run__completed.payload.json";
-    if (simdjson::padded_string::load(file).get(json) != simdjson::SUCCESS)
-      throw std::runtime_error(file);
-    if (parser.parse(json).get(root) != simdjson::SUCCESS)
-      throw std::runtime_error("parse " + file);
+// The check_run event, parsed once: the generated one (tests/payload_generator.py writes it with
+// these values), and GitHub's own where the corpus is present.
+struct CheckRunDocuments {
+  CheckRunDocuments() {
+    add("generated", inlet::testing::generated_payload("check_run-completed.json").body);
+    const auto github =
+        inlet::testing::load_payload_dir(INLET_CORPUS_DIR, "github");
+    for (const auto& p : github) {
+      if (p.name == "github/check_run__completed.payload.json") add(p.name, p.body);
+    }
   }
-  simdjson::padded_string json;
-  simdjson::dom::parser parser;
-  simdjson::dom::element root;
+  void add(std::string name, const std::string& body) {
+    auto& d = documents.emplace_back();
+    d.name = std::move(name);
+    d.json = simdjson::padded_string(body);
+    if (d.parser.parse(d.json).get(d.root) != simdjson::SUCCESS) throw std::runtime_error("parse " + d.name);
+  }
+  struct Document {
+    std::string name;
+    simdjson::padded_string json;
+    simdjson::dom::parser parser;
+    simdjson::dom::element root;
+  };
+  std::deque<Document> documents;  // a deque: elements point into their own parser
 };
 
-const Corpus& corpus() {
-  static const Corpus instance;
+const CheckRunDocuments& check_runs() {
+  static const CheckRunDocuments instance;
   return instance;
 }
 
@@ -43,7 +58,9 @@ class FilterOnCorpus : public ::testing::TestWithParam<FilterCase> {};
 TEST_P(FilterOnCorpus, MatchesAsExpected) {
   const FilterCase& c = GetParam();
   auto filter = compile(c.yaml);
-  EXPECT_EQ(filter->matches(corpus().root), c.expected) << c.yaml;
+  for (const auto& document : check_runs().documents) {
+    EXPECT_EQ(filter->matches(document.root), c.expected) << c.yaml << " on " << document.name;
+  }
 }
 
 // check_run__completed: action "completed", check_run.id 128620228, check_run.conclusion "success",

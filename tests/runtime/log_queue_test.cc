@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "runtime/queue/log_reader_command.h"
+#include "test_payloads.h"
 
 namespace inlet::runtime {
 namespace {
@@ -114,13 +115,7 @@ void store_all(Queue& queue, const std::vector<OwnedMessage>& messages) {
 
 std::vector<std::string> corpus_bodies() {
   std::vector<std::string> bodies;
-  for (const auto& entry : fs::directory_iterator(INLET_CORPUS_DIR)) {
-    if (entry.path().extension() != ".json") continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    bodies.push_back(ss.str());
-  }
+  for (const auto& payload : inlet::testing::payloads()) bodies.push_back(payload.body);
   std::sort(bodies.begin(), bodies.end());
   return bodies;
 }

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from inlet_harness import InletNode, RawConnection, corpus_files, post_request, read_log_records, run_inlet
+from inlet_harness import InletNode, RawConnection, payload_bodies, post_request, read_log_records, run_inlet
 
 THREADS = 16
 CYCLES = 3
@@ -31,14 +31,6 @@ def queue_read_ids(queue_dir):
     return ids
 
 
-def load_corpus():
-    bodies = []
-    for path in corpus_files():
-        with open(path, "rb") as f:
-            bodies.append(f.read())
-    return bodies
-
-
 def damage_tail(queue_dir, cycle):
     """Leaves what a crash inside a write could: a torn record (cycle 1) or one whose CRC does not
     match (cycle 2) at the end of the last segment."""
@@ -51,7 +43,7 @@ def damage_tail(queue_dir, cycle):
 
 
 class Load:
-    """THREADS clients, each on one keep-alive connection, POSTing corpus payloads (every other one
+    """THREADS clients, each on one keep-alive connection, POSTing payloads (every other one
     gzipped) until the connection fails. Records (tracking_id, body index) for each 200."""
 
     def __init__(self, port, bodies, compressed):
@@ -103,7 +95,7 @@ class Load:
 
 @pytest.mark.parametrize("ack", ["fsync", "write"])
 def test_kill_9_mid_load_loses_no_acknowledged_message(tmp_path, ack):
-    bodies = load_corpus()
+    bodies = payload_bodies()
     compressed = [gzip.compress(b, 1) for b in bodies]
     edges = [{"name": "main", "queue": {"type": "log", "dir": str(tmp_path / "queue"), "ack": ack}}]
     node = InletNode(tmp_path, {"threads": 2, "edges": edges})

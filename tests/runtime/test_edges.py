@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from inlet_harness import InletNode, corpus_files, free_port
+from inlet_harness import InletNode, free_port, payload_bodies
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server not installed")
 
@@ -93,14 +93,6 @@ def redis(tmp_path):
     server.kill()
 
 
-def corpus_bodies():
-    bodies = []
-    for path in corpus_files():
-        with open(path, "rb") as f:
-            bodies.append(f.read())
-    return bodies
-
-
 def action_of(body):
     return json.loads(body).get("action")
 
@@ -114,7 +106,7 @@ def test_routes_each_message_to_every_edge_whose_filter_matches(tmp_path, redis)
          "queue": {"type": "kafka", "brokers": "unused:9092", "topic": "pushes", "key": "repository.id",
                    "properties": {"test.mock.num.brokers": "1"}}},
     ]
-    bodies = corpus_bodies()
+    bodies = payload_bodies()
     with InletNode(tmp_path, {"edges": edges}) as node:
         for body in bodies:
             status, _, answer = node.post(body)
@@ -181,7 +173,7 @@ def test_kafka_edge_with_a_mock_cluster_acknowledges_every_message(tmp_path):
     edges = [{"name": "k", "queue": {"type": "kafka", "brokers": "unused:9092", "topic": "webhooks",
                                      "max_in_flight": 100, "properties": {"test.mock.num.brokers": "3"}}}]
     with InletNode(tmp_path, {"edges": edges}) as node:
-        for body in corpus_bodies()[:50]:
+        for body in payload_bodies()[:50]:
             status, _, answer = node.post(body)
             assert status == 200, answer
 
@@ -278,7 +270,7 @@ def test_kafka_edge_records_carry_the_body_byte_for_byte_and_attribute_headers(t
     kafka = MockKafka("webhooks")
     edges = [{"name": "k", "queue": {"type": "kafka", "brokers": kafka.bootstraps, "topic": "webhooks",
                                      "key": "repository.full_name"}}]
-    bodies = corpus_bodies()[:40]
+    bodies = payload_bodies()[:40]
     answers = []
     with InletNode(tmp_path, {"edges": edges, "node": {"name": "kafka-node", "send_message_type": "gh.json"}}) as node:
         for body in bodies:
