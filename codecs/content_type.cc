@@ -48,14 +48,6 @@ bool is_token(std::string_view s) noexcept {
   return true;
 }
 
-bool iequals(std::string_view a, std::string_view lower) noexcept {
-  if (a.size() != lower.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (to_lower(a[i]) != lower[i]) return false;
-  }
-  return true;
-}
-
 bool iends_with(std::string_view a, std::string_view lower) noexcept {
   return a.size() >= lower.size() && iequals(a.substr(a.size() - lower.size()), lower);
 }
@@ -103,6 +95,14 @@ std::optional<EncodingList> parse_content_encoding(std::string_view header) noex
     header.remove_prefix(comma + 1);
   }
   return list;
+}
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (to_lower(a[i]) != to_lower(b[i])) return false;
+  }
+  return true;
 }
 
 }  // namespace inlet::codecs

@@ -9,6 +9,9 @@
 
 namespace inlet::codecs {
 
+// ASCII case-insensitive equality, as HTTP compares tokens and field names (RFC 9110 §5.1).
+bool iequals(std::string_view a, std::string_view b) noexcept;
+
 // True for `application/json` and any `type/subtype+json`, case-insensitive, with optional
 // parameters (`; charset=utf-8`). Whitespace around the media type is allowed.
 bool is_json_media_type(std::string_view content_type) noexcept;

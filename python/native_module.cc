@@ -4,6 +4,7 @@
 
 #include <string_view>
 
+#include "codecs/content_type.h"
 #include "python/request_object.h"
 
 namespace inlet::python {
@@ -25,18 +26,6 @@ py::str lower_latin1(std::string_view text) {
   return latin1(lowered);
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i];
-    char y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
 std::string_view utf8(const py::str& key) {
   Py_ssize_t size = 0;
   const char* data = PyUnicode_AsUTF8AndSize(key.ptr(), &size);
@@ -54,7 +43,7 @@ class HeadersObject {
     const std::string_view name = utf8(key);
     return request_->read([&](const auth::AuthRequest& r) -> py::object {
       for (const auth::Header& h : r.headers) {
-        if (iequals(h.name, name)) return latin1(h.value);
+        if (codecs::iequals(h.name, name)) return latin1(h.value);
       }
       return fallback;
     });
@@ -73,7 +62,7 @@ class HeadersObject {
     return request_->read([&](const auth::AuthRequest& r) {
       py::list values;
       for (const auth::Header& h : r.headers) {
-        if (iequals(h.name, name)) values.append(latin1(h.value));
+        if (codecs::iequals(h.name, name)) values.append(latin1(h.value));
       }
       return values;
     });
