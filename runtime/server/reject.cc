@@ -16,6 +16,10 @@ constexpr std::array<RejectInfo, static_cast<std::size_t>(Reject::kCount)> kTabl
     {413, "decoded_too_large", "decoded body too large", false},
     {400, "invalid_json", "invalid JSON", false},
     {400, "bad_framing", "malformed HTTP request", false},
+    {400, "bad_host", "missing or invalid Host header", false},
+    {501, "transfer_coding_not_implemented",
+     "transfer coding not implemented: send the body chunked or with a Content-Length; "
+     "compress with Content-Encoding", false},
     {403, "auth_rejected", "forbidden", false},
     {0, "auth_http_error", "", false},
     {500, "auth_internal_error", "internal error", false},

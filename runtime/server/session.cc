@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "runtime/log.h"
+#include "runtime/server/request_head.h"
 #include "runtime/server/worker.h"
 
 namespace inlet::runtime {
@@ -21,16 +22,6 @@ constexpr std::size_t kReadChunk = 64 * 1024;
 // discarding so the client sees the answer instead of a reset.
 constexpr auto kLingerTime = std::chrono::seconds(2);
 constexpr auto kDrainIdleGrace = std::chrono::milliseconds(500);
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 void append_number(std::string& out, std::uint64_t value) {
   char buf[24];
@@ -132,25 +123,12 @@ void Session::on_read(const error_code& ec, std::size_t bytes) {
 bool Session::on_header() {
   header_checked_ = true;
   auto& request = parser_->get();
-  const RequestHead head{
-      .method = request.method_string(),
-      .is_post = request.method() == http::verb::post,
-      .target = request.target(),
-      .content_type = request[http::field::content_type],
-      .content_encoding = request[http::field::content_encoding],
-  };
-  // Beast refuses Content-Length with Transfer-Encoding and conflicting lengths; equal duplicates
-  // and transfer codings other than chunked are refused here.
-  if (request.count(http::field::content_length) > 1 ||
-      request[http::field::content_length].find(',') != std::string_view::npos ||
-      (request.count(http::field::transfer_encoding) > 0 && !parser_->chunked())) {
-    respond_reject(Reject::kBadFraming, "conflicting or duplicate message framing headers", true);
+  const HeadVerdict verdict = check_parsed_head(*parser_, head_scratch_, encodings_);
+  if (verdict.reject) {
+    respond_reject(*verdict.reject, verdict.detail, verdict.bad_framing || !parser_->is_done());
     return false;
   }
-  if (const auto reject = check_head(head, encodings_)) {
-    respond_reject(*reject, {}, !parser_->is_done());
-    return false;
-  }
+  target_ = verdict.target;
   const Limits& limits = worker_.pipeline()->config->limits;
   const auto length = parser_->content_length();
   if (length && *length > limits.max_body_bytes) {
@@ -162,7 +140,7 @@ bool Session::on_header() {
   parser_->eager(true);
   phase_ = Phase::kBody;
   deadline_ = Clock::now() + limits.body_timeout;
-  if (!parser_->is_done() && buffer_.size() == 0 && iequals(request[http::field::expect], "100-continue")) {
+  if (!parser_->is_done() && buffer_.size() == 0 && codecs::iequals(request[http::field::expect], "100-continue")) {
     write_continue();
     return false;
   }
@@ -184,8 +162,9 @@ void Session::on_parse_error(const error_code& ec) {
       target = space == std::string_view::npos ? std::string_view() : line.substr(space + 1);
       target = target.substr(0, target.find(' '));
     }
-    const RequestHead head{.method = method, .is_post = method == "POST", .target = target,
-                           .content_type = {}, .content_encoding = {}};
+    const RequestHead head{.method = method, .is_post = method == "POST",
+                           .target = path_for_check(split_target(target)), .content_type = {},
+                           .content_encoding = {}};
     codecs::EncodingList ignored;
     const auto reject = check_head(head, ignored);
     if (reject == Reject::kNotFound || reject == Reject::kMethodNotAllowed) {
@@ -207,9 +186,19 @@ void Session::on_message() {
   body_bytes_ = request.body().size();
   metrics.body_bytes.add(body_bytes_);
   headers_.clear();
-  for (const auto& field : request) headers_.push_back({field.name_string(), field.value()});
+  for (const auto& field : request) {
+    // RFC 9112 §3.2.2: with an absolute-form target its authority is the host, not Host.
+    const bool host = target_.absolute && field.name() == http::field::host;
+    headers_.push_back({field.name_string(), host ? target_.authority : field.value()});
+  }
+  std::string_view origin_target = target_.path_and_query;
+  if (target_.absolute && (origin_target.empty() || origin_target.front() == '?')) {
+    target_storage_.assign("/");
+    target_storage_.append(origin_target);
+    origin_target = target_storage_;
+  }
   const ExchangeInput input{
-      .target = request.target(),
+      .target = origin_target,
       .content_type = request[http::field::content_type],
       .encodings = encodings_,
       .headers = headers_,
@@ -228,7 +217,7 @@ void Session::on_exchange_done(Exchange& exchange) noexcept {
   account(outcome.status, outcome.reject,
           outcome.reject ? std::string_view() : std::string_view(outcome.tracking_id, 32),
           exchange.finished_at());
-  const bool close = !parser_->get().keep_alive() || worker_.state().draining.load(std::memory_order_relaxed);
+  const bool close = must_close();
   if (outcome.reject) {
     std::string body = "{\"detail\":\"";
     append_json_escaped(body, outcome.detail);
@@ -242,7 +231,15 @@ void Session::on_exchange_done(Exchange& exchange) noexcept {
   }
 }
 
+bool Session::must_close() const noexcept {
+  // RFC 9112 §9.6: after Connection: close, or HTTP/1.0 without keep-alive, no further request on
+  // this connection is read, whatever is already buffered behind this one.
+  const bool keep_alive = parser_ && parser_->is_header_done() && parser_->get().keep_alive();
+  return !keep_alive || worker_.state().draining.load(std::memory_order_relaxed);
+}
+
 void Session::respond_reject(Reject reject, std::string_view detail, bool close) {
+  close = close || must_close();
   const RejectInfo& info = describe(reject);
   account(info.status, reject, {}, Clock::now());
   std::string body = "{\"detail\":\"";

@@ -14,7 +14,9 @@
 #include <string>
 #include <vector>
 
+#include "runtime/server/framing.h"
 #include "runtime/server/pipeline.h"
+#include "runtime/server/request_head.h"
 
 namespace inlet::runtime {
 
@@ -46,6 +48,10 @@ class Session final : public std::enable_shared_from_this<Session>, public Excha
   void on_parse_error(const boost::system::error_code& ec);
   void on_message();
   void on_exchange_done(Exchange& exchange) noexcept override;
+  // Whether the answer to the current request ends the connection: the request asked for it (or
+  // is HTTP/1.0 without keep-alive, or its head is not parsed), or the node is draining.
+  bool must_close() const noexcept;
+  // Answers `reject`; `close` forces the connection closed (the body cannot be skipped reliably).
   void respond_reject(Reject reject, std::string_view detail, bool close);
   // Counts an answer (status, reject reason, total latency) and writes the sampled access log line.
   void account(int status, std::optional<Reject> reject, std::string_view tracking_id,
@@ -66,6 +72,9 @@ class Session final : public std::enable_shared_from_this<Session>, public Excha
   std::string out_;
   std::vector<auth::Header> headers_;
   codecs::EncodingList encodings_;
+  HeadScratch head_scratch_;
+  RequestTarget target_;        // the current request's, split (absolute form)
+  std::string target_storage_;  // "/" + query for an absolute form without a path
   Phase phase_ = Phase::kIdle;
   bool header_checked_ = false;
   bool close_after_write_ = false;

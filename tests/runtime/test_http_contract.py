@@ -4,6 +4,7 @@ content encoding and read back from the log byte for byte; and the HTTP/1.1 mech
 pipelining, chunked bodies, 100-continue, smuggling, timeouts, the connection limit)."""
 import gzip
 import json
+import os
 import re
 import socket
 import time
@@ -690,6 +691,167 @@ def test_client_that_disconnects_mid_body_does_not_hurt_the_node(node, nothing_s
         sock.sendall(post_request(b'{"a": "' + b"x" * 1000 + b'"}')[:-300])
         sock.close()
     assert_still_serving(node)
+
+
+# --- HTTP/1.1 framing by RFC 9112: each class of defect, and nothing smuggled behind it ------------
+
+CHUNKED_BODY = b"8\r\n{\"a\": 1}\r\n0\r\n\r\n"
+
+
+def smuggled_request():
+    """A valid POST with a unique body: if it is ever answered or stored, it was smuggled."""
+    marker = os.urandom(8).hex()
+    return marker, post_request(b'{"smuggled": "%s"}' % marker.encode())
+
+
+def assert_nothing_behind(node, data, status, detail=None):
+    """Sends `data` then a valid request on one connection: exactly one answer (`status`, with
+    Connection: close), the connection closes, and the request behind it is neither answered nor
+    stored."""
+    marker, behind = smuggled_request()
+    answer = raw_exchange(node.port, data + behind, until_closed=True, read_timeout=3)
+    responses = parse_responses(answer)
+    assert len(responses) == 1, answer
+    assert responses[0].status == status, responses[0]
+    if detail is not None:
+        assert responses[0].json() == {"detail": detail}, responses[0]
+    assert responses[0].header("connection") == "close", responses[0]
+    assert not [b for _, _, b in read_log_records(node.queue_dir) if marker.encode() in b], "smuggled"
+    assert_still_serving(node)
+
+
+def chunked_head(transfer_encoding_lines, version="1.1", host="Host: x"):
+    lines = [f"POST / HTTP/{version}".encode(), host.encode(), b"Content-Type: application/json"]
+    lines += [b"Transfer-Encoding: " + value for value in transfer_encoding_lines]
+    return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+# 1. A Transfer-Encoding whose final coding is not exactly the token `chunked` (RFC 9112 §6.3).
+@pytest.mark.parametrize("value", [
+    b"chunked\xff", b"chunked abc", b"chunked\r\n  abc", b"chunked\x80", b"chunked\xa0", b"\xa0chunked",
+    b"chunked\tx", b"chunked x", b"chunkedx", b"xchunked", b"chunked;", b"chunked;a", b'chunked, "x"',
+    b"chunked\x0b", b"chunked/1", b"chunk ed", b'"chunked"', b"chunked, chunked", b"chunked;q=1",
+])
+def test_framing1_transfer_encoding_not_exactly_chunked_is_400_and_nothing_behind_it_runs(
+        node, nothing_stored, value):
+    assert_nothing_behind(node, chunked_head([value]) + CHUNKED_BODY, 400)
+
+
+@pytest.mark.parametrize("lines", [[b"chunked\xff"], [b"chunked", b"x"], [b"chunked", b""], [b""], [b","]])
+def test_framing1_final_coding_across_several_lines_must_be_chunked(node, nothing_stored, lines):
+    assert_nothing_behind(node, chunked_head(lines) + CHUNKED_BODY, 400)
+
+
+@pytest.mark.parametrize("value", [b"chunked", b"CHUNKED", b"Chunked", b" chunked ", b"\tchunked", b",chunked",
+                                   b"chunked,", b", ,chunked"])
+def test_framing1_exact_chunked_token_with_list_whitespace_is_accepted(node, value):
+    with RawConnection(node.port) as conn:
+        conn.send(chunked_head([value]) + CHUNKED_BODY)
+        assert_accepted(conn.read_response())
+
+
+def test_framing1_transfer_encoding_in_http_1_0_is_400(node, nothing_stored):
+    assert_nothing_behind(node, chunked_head([b"chunked"], version="1.0") + CHUNKED_BODY, 400)
+
+
+# 2. Connection: close and HTTP/1.0 end the connection after any answer (RFC 9112 §9.6).
+@pytest.mark.parametrize("request_bytes,status", [
+    (b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 405),
+    (b"GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, close\r\n\r\n", 405),
+    (b"GET / HTTP/1.1\r\nHost: x\r\nconnection: CLOSE\r\n\r\n", 405),
+    (b"GET / HTTP/1.0\r\n\r\n", 405),
+    (b"GET /x HTTP/1.0\r\nHost: x\r\n\r\n", 404),
+    (b"POST /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", 404),
+    (b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: text/plain\r\n"
+     b"Content-Length: 0\r\n\r\n", 415),
+    (b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n"
+     b"Content-Length: 2\r\n\r\n[}", 400),
+    (b"POST / HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n[}", 400),
+])
+def test_framing2_connection_close_and_http_1_0_end_the_connection_after_a_refusal(
+        node, nothing_stored, request_bytes, status):
+    assert_nothing_behind(node, request_bytes, status)
+
+
+def test_framing2_connection_close_after_a_success_ends_the_connection_too(node):
+    marker, behind = smuggled_request()
+    data = post_request(GOOD, extra_headers=["Connection: close"]) + behind
+    responses = parse_responses(raw_exchange(node.port, data, until_closed=True, read_timeout=3))
+    assert len(responses) == 1 and responses[0].status == 200, responses
+    assert_accepted(responses[0])
+    assert not [b for _, _, b in read_log_records(node.queue_dir) if marker.encode() in b]
+
+
+def test_framing2_http_1_0_keep_alive_refusal_keeps_the_connection(node):
+    with RawConnection(node.port) as conn:
+        conn.send(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" + post_request(GOOD))
+        refused = conn.read_response()
+        assert refused.status == 405 and refused.header("connection") != "close", refused
+        assert_accepted(conn.read_response())
+
+
+# 3. Transfer codings before chunked are not implemented (RFC 9112 §6.1): 501, never stored raw.
+@pytest.mark.parametrize("lines", [[b"deflate, chunked"], [b"gzip, chunked"], [b"deflate", b"chunked"],
+                                   [b"x-custom, chunked"], [b"compress,chunked"], [b"gzip;level=1, chunked"],
+                                   [b"identity, chunked"]])
+def test_framing3_transfer_codings_before_chunked_are_501(node, nothing_stored, lines):
+    deflated = zlib.compress(GOOD)
+    body = b"%x\r\n%s\r\n0\r\n\r\n" % (len(deflated), deflated)
+    assert_nothing_behind(node, chunked_head(lines) + body, 501)
+
+
+# 4. Host: required once in HTTP/1.1, and well formed (RFC 9112 §3.2).
+@pytest.mark.parametrize("hosts,detail", [
+    ([], "missing Host header"),
+    (["Host: x", "Host: x"], "more than one Host header"),
+    (["Host: a", "Host: b"], "more than one Host header"),
+    (["Host: exa mple.com"], "invalid Host header"),
+    (["Host: x:port"], "invalid Host header"),
+    (["Host: [::1"], "invalid Host header"),
+    (["Host: user@x"], "invalid Host header"),
+    (["Host: x/y"], "invalid Host header"),
+    (["Host: x:80:81"], "invalid Host header"),
+])
+def test_framing4_missing_duplicate_or_invalid_host_is_400(node, nothing_stored, hosts, detail):
+    head = [b"POST / HTTP/1.1"] + [h.encode() for h in hosts] + [
+        b"Content-Type: application/json", b"Content-Length: %d" % len(GOOD)]
+    assert_nothing_behind(node, b"\r\n".join(head) + b"\r\n\r\n" + GOOD, 400, detail)
+
+
+def test_framing4_two_hosts_in_http_1_0_are_400_and_none_is_fine(node, nothing_stored):
+    body = b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(GOOD), GOOD)
+    assert_nothing_behind(node, b"POST / HTTP/1.0\r\nHost: a\r\nHost: a\r\n" + body, 400)
+    responses = parse_responses(raw_exchange(node.port, b"POST / HTTP/1.0\r\n" + body, until_closed=True))
+    assert [r.status for r in responses] == [200]
+    assert_accepted(responses[0])
+
+
+@pytest.mark.parametrize("host", ["example.com:8080", "[::1]:80", "127.0.0.1", "", "xn--bcher-kva.example",
+                                  "a-b_c~d.e%41", "[v1.fe80::a+en1]"])
+def test_framing4_valid_hosts_are_accepted(node, host):
+    assert_accepted(exchange(node, post_request(GOOD).replace(b"Host: 127.0.0.1", f"Host: {host}".encode())))
+
+
+# 5. The absolute form is accepted (RFC 9112 §3.2.2); the path check applies to its path.
+@pytest.mark.parametrize("target", ["http://x/", "http://x", "HTTP://X:8080/?a=1", "https://example.com/",
+                                    "http://x?a=1", "http://[::1]:9/"])
+def test_framing5_absolute_form_of_slash_is_accepted(node, target):
+    assert_accepted(exchange(node, post_request(GOOD, path=target)))
+
+
+@pytest.mark.parametrize("target", ["http://x/other", "http://x//", "ftp://x/", "http:/x/", "x/"])
+def test_framing5_absolute_form_of_another_path_is_404(node, nothing_stored, target):
+    assert_detail(exchange(node, post_request(GOOD, path=target)), 404, DETAIL[404])
+
+
+def test_framing5_absolute_form_authority_is_the_request_host(tmp_path):
+    source = ("def authenticator(*, context, request, **kwargs):\n"
+              "    from fastapi import HTTPException\n"
+              "    raise HTTPException(409, str(request.url) + ' ' + request.headers['host'])\n")
+    with InletNode(tmp_path, {"authenticator": {"inline": source}}) as n:
+        response = exchange(n, post_request(GOOD, path="http://public.example:8443/?a=1"))
+        assert response.status == 409, response
+        assert response.json() == {"detail": "http://public.example:8443/?a=1 public.example:8443"}
 
 
 def test_queue_holds_only_accepted_messages(node):

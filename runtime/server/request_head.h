@@ -1,0 +1,42 @@
+// The checks the session runs on a request head once Beast has parsed it, in order: framing by a
+// strict reading of RFC 9112 (framing.h), then the contract's checks 1, 2, 4 and 5 (check_head).
+// No socket: tests/fuzz/request_head_fuzz.cc runs exactly this on raw bytes.
+#pragma once
+
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "codecs/content_type.h"
+#include "runtime/server/framing.h"
+#include "runtime/server/reject.h"
+
+namespace inlet::runtime {
+
+using RequestParser = boost::beast::http::request_parser<boost::beast::http::string_body>;
+
+// The framing field values of one head; kept per connection so their capacity is reused.
+struct HeadScratch {
+  std::vector<std::string_view> transfer_encoding;
+  std::vector<std::string_view> content_length;
+  std::vector<std::string_view> host;
+};
+
+struct HeadVerdict {
+  std::optional<Reject> reject;
+  std::string_view detail;     // empty: the reject table's
+  bool bad_framing = false;    // the body cannot be delimited: close whatever the request asked
+  FramingDecision framing;
+  RequestTarget target;        // views into the parser's header
+};
+
+// `parser` must have its header done. Fills `encodings` when the head passes.
+HeadVerdict check_parsed_head(const RequestParser& parser, HeadScratch& scratch,
+                              codecs::EncodingList& encodings) noexcept;
+
+// Check 1's view of a target: "" (an absolute form with no path) and "?q" stand for "/".
+std::string_view path_for_check(const RequestTarget& target) noexcept;
+
+}  // namespace inlet::runtime
