@@ -1,5 +1,6 @@
 #include "runtime/queue/log_segment.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -45,7 +46,19 @@ bool SegmentScanner::fill(std::size_t n) {
     std::memmove(buf_.data(), buf_.data() + buf_off_, buf_len_);
     buf_off_ = 0;
   }
-  if (buf_.size() < n) buf_.resize(std::max(n, kReadChunk));
+  if (buf_.size() < n) {
+    // A record's length field is only a claim until its bytes exist: a torn or corrupt one may say
+    // up to kMaxRecordLength, and allocating that for a file of a few bytes would cost every
+    // reader (and recovery at start) a gigabyte.
+    if (n > kReadChunk) {
+      struct stat st {};
+      if (::fstat(fd_, &st) != 0) {
+        throw std::runtime_error(std::string("reading a log segment: ") + std::strerror(errno));
+      }
+      if (pos_ + n > static_cast<std::uint64_t>(st.st_size)) return false;
+    }
+    buf_.resize(std::max(n, kReadChunk));
+  }
   while (buf_len_ < n) {
     const ssize_t got = ::pread(fd_, buf_.data() + buf_len_, buf_.size() - buf_len_,
                                 static_cast<off_t>(pos_ + buf_len_));

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -291,6 +292,37 @@ TEST(LogQueue, CutsACrcMismatchInTheTailOnOpen) {
     f.seekp(static_cast<std::streamoff>(size - 2));
     f.put('X');
   });
+}
+
+// Regression (found by runtime_log_reader_fuzz): a torn record header whose length field claims
+// up to 1 GiB made the scanner allocate and zero that much before finding the file was shorter.
+// Recovery at start, `inlet queue read` and every reader paid it; a small pod ran out of memory.
+TEST(LogReader, ATornLengthFieldDoesNotAllocateTheClaimedSize) {
+  TempDir dir;
+  {
+    std::ofstream segment(dir.path() / "00000000000000000000.log", std::ios::binary);
+    const char header[8] = {'\xf0', '\xff', '\xff', '\x3f', 0, 0, 0, 0};  // length 0x3ffffff0
+    segment.write(header, sizeof header);
+    segment << "only a few bytes follow";
+  }
+  // In a child, whose peak RSS is its own: the parent's high-water mark says nothing.
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    LogReader reader(dir.path(), 0);
+    _exit(reader.next() ? 1 : 0);
+  }
+  int status = 0;
+  rusage usage{};
+  ASSERT_EQ(::wait4(child, &status, 0, &usage), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the torn record was served";
+  EXPECT_LT(usage.ru_maxrss, 256 * 1024) << "peak RSS " << usage.ru_maxrss << " KiB";
+
+  LogQueueOptions options;
+  options.dir = dir.path();
+  options.ack = AckMode::kWrite;
+  open_log_queue(options)->close();  // recovery cuts it
+  EXPECT_EQ(fs::file_size(dir.path() / "00000000000000000000.log"), 0u);
 }
 
 TEST(LogQueue, RefusesToOpenWhenASealedSegmentIsCorruptAndTheReaderThrows) {
