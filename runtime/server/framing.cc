@@ -180,6 +180,7 @@ FramingDecision decide_framing(const FramingFields& fields) noexcept {
     bool chunked_last = false;
     bool chunked_parameters = false;
     for (const std::string_view value : fields.transfer_encoding) {
+      const std::size_t before = codings;
       const bool ok = parse_transfer_codings(value, [&](std::string_view name, bool has_parameters) {
         ++codings;
         chunked_last = codecs::iequals(name, "chunked");
@@ -189,6 +190,9 @@ FramingDecision decide_framing(const FramingFields& fields) noexcept {
         }
       });
       if (!ok) return bad("malformed Transfer-Encoding");
+      // A field line naming no coding: parsers disagree on whether it resets the list (Beast's
+      // does), so no reading of it is safe.
+      if (codings == before) return bad("empty Transfer-Encoding");
     }
     // §6.3: a final coding other than chunked leaves the length unknowable.
     if (!chunked_last) return bad("the final transfer coding is not chunked");
