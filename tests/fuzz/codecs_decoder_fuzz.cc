@@ -1,8 +1,6 @@
 // libFuzzer target: BodyDecoder on arbitrary bytes with every coding. Checks the hard output
 // limit and the padding promise; ASan checks the rest.
-// Build: clang++-14 -std=c++20 -O1 -g -fsanitize=fuzzer,address -I. \
-//   tests/fuzz/codecs_decoder_fuzz.cc codecs/decoder.cc codecs/content_type.cc \
-//   -lz -lbrotlidec -o codecs_decoder_fuzz
+// Built and run by tests/fuzz/run.
 #include <cstdint>
 #include <cstdlib>
 #include <string>

@@ -1,7 +1,6 @@
 // libFuzzer target: JsonValidator on arbitrary bytes. Checks that every rejected body gets a
 // located error from the scanner (so it agrees with simdjson) that never echoes the body.
-// Build: clang++-14 -std=c++20 -O1 -g -fsanitize=fuzzer,address -I. \
-//   tests/fuzz/codecs_json_fuzz.cc codecs/json_validator.cc -lsimdjson -o codecs_json_fuzz
+// Built and run by tests/fuzz/run.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
