@@ -2,10 +2,12 @@
 
 #include <hiredis/hiredis.h>
 #include <poll.h>
+#include <pthread.h>
 
 #include <atomic>
 #include <charconv>
 #include <chrono>
+#include <csignal>
 #include <deque>
 #include <span>
 #include <thread>
@@ -105,6 +107,13 @@ class RedisQueue final : public Queue {
   }
 
   void run() {
+    // hiredis writes with write(): once Redis has gone, that raises SIGPIPE, which kills a process
+    // that has not ignored it (the unit tests died of it under load). Blocked here, it stays
+    // pending on this thread and write() answers EPIPE, which drops the connection as it should.
+    sigset_t pipe_signal;
+    sigemptyset(&pipe_signal);
+    sigaddset(&pipe_signal, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
     std::chrono::milliseconds backoff{50};
     while (true) {
       const std::uint64_t observed = pushed_.load(std::memory_order_acquire);
