@@ -148,12 +148,6 @@ int check(const Args& args) {
   return 0;
 }
 
-void append_string(std::string& out, std::string_view text) {
-  out += '"';
-  append_json_escaped(out, text);
-  out += '"';
-}
-
 int test_request(const Args& args) {
   int exit_code = 0;
   auto config = load_or_report(args, exit_code);
@@ -197,7 +191,7 @@ int test_request(const Args& args) {
   std::string out = "{";
   auto answer = [&](int status, std::string_view detail) {
     out += "\"status\":" + std::to_string(status) + ",\"detail\":";
-    append_string(out, detail);
+    append_json_string(out, detail);
   };
   codecs::EncodingList encodings;
   const RequestHead head{.method = "POST", .is_post = true, .target = target, .content_type = content_type,
@@ -233,13 +227,13 @@ int test_request(const Args& args) {
     if (!outcome.reject) {
       const Message& m = exchange.message();
       out += ",\"user\":";
-      if (m.user.empty()) out += "null"; else append_string(out, m.user);
+      if (m.user.empty()) out += "null"; else append_json_string(out, m.user);
       out += ",\"identity\":";
-      if (m.identity.empty()) out += "null"; else append_string(out, m.identity);
+      if (m.identity.empty()) out += "null"; else append_json_string(out, m.identity);
       out += ",\"scopes\":[";
       for (std::size_t i = 0; i < m.scopes.size(); ++i) {
         if (i) out += ',';
-        append_string(out, m.scopes[i]);
+        append_json_string(out, m.scopes[i]);
       }
       out += "],\"edges\":[";
       bool first = true;
@@ -247,18 +241,12 @@ int test_request(const Args& args) {
         if (!(exchange.edge_mask() & (std::uint64_t{1} << i))) continue;
         if (!first) out += ',';
         first = false;
-        append_string(out, pipeline->edges[i].name);
+        append_json_string(out, pipeline->edges[i].name);
       }
-      out += "],\"message\":{\"tracking_id\":";
-      append_string(out, m.tracking_id);
-      out += ",\"received_at\":";
-      append_string(out, m.received_at);
-      out += ",\"message_type\":";
-      append_string(out, m.message_type);
-      out += ",\"node\":";
-      append_string(out, m.node);
-      out += ",\"content_type\":";
-      append_string(out, m.content_type);
+      // The message as a queue would store it: every attribute of the schema, then the body.
+      out += "],\"message\":";
+      append_attributes_json(out, m);
+      out.pop_back();  // the closing brace: the body follows
       std::string minified(m.body.size(), '\0');
       std::size_t length = 0;
       if (simdjson::minify(m.body.data(), m.body.size(), minified.data(), length) == simdjson::SUCCESS) {

@@ -63,5 +63,7 @@ inline void log_error(std::string_view event, std::initializer_list<LogField> fi
 
 // Appends `text` to `out` as the inside of a JSON string (escaping quotes, controls, \).
 void append_json_escaped(std::string& out, std::string_view text);
+// Appends `text` as a JSON string, quotes included.
+void append_json_string(std::string& out, std::string_view text);
 
 }  // namespace inlet::runtime

@@ -1,4 +1,7 @@
-// A message: the decoded body and its attributes, as handed to every edge's queue.
+// A message: the decoded body and its attributes, as handed to every edge's queue, and the one
+// definition of its schema (kTextAttributes) that every writer and reader walks: the log's record
+// attributes, Kafka headers, Redis fields, `inlet queue read`, `inlet test` and the Python side.
+// A new attribute is one member and one row here.
 #pragma once
 
 #include <span>
@@ -14,11 +17,49 @@ struct Message {
   std::string_view message_type;  // node.send_message_type
   std::string_view received_at;   // RFC 3339 UTC with microseconds: 2026-11-22T13:40:02.123456Z
   std::string_view node;
+  std::string_view tenant;        // node.tenant; empty when not set
   std::string_view content_type;  // the request's Content-Type header, as sent
   // From the authenticator; empty when it gave no user.
   std::string_view user;
   std::string_view identity;
   std::span<const std::string> scopes;
 };
+
+struct TextAttribute {
+  std::string_view name;
+  std::string_view Message::*field;
+  bool optional;  // left out by writers when empty; readers then see it as absent (null)
+};
+
+// The text attributes in the order every writer emits them. The list attribute kScopes follows.
+inline constexpr TextAttribute kTextAttributes[] = {
+    {"tracking_id", &Message::tracking_id, false},
+    {"received_at", &Message::received_at, false},
+    {"message_type", &Message::message_type, false},
+    {"node", &Message::node, false},
+    {"tenant", &Message::tenant, true},
+    {"content_type", &Message::content_type, false},
+    {"user", &Message::user, true},
+    {"identity", &Message::identity, true},
+};
+inline constexpr std::string_view kScopes = "scopes";  // a list of strings; left out when empty
+
+// Calls emit(name, value) for each text attribute the message carries, in schema order.
+template <typename Emit>
+void for_each_text_attribute(const Message& message, Emit&& emit) {
+  for (const TextAttribute& attribute : kTextAttributes) {
+    const std::string_view value = message.*attribute.field;
+    if (attribute.optional && value.empty()) continue;
+    emit(attribute.name, value);
+  }
+}
+
+// ["read","write"], JSON-escaped: how scopes travel where a writer has only text (Kafka headers,
+// Redis fields).
+void append_scopes_json(std::string& out, std::span<const std::string> scopes);
+
+// {"tracking_id":"…",…,"scopes":[…]}: the attributes as one compact JSON object (the log's record
+// attributes; `inlet test`'s message). Scopes are left out when empty.
+void append_attributes_json(std::string& out, const Message& message);
 
 }  // namespace inlet::runtime

@@ -40,17 +40,6 @@ std::string_view trim_right(std::string_view text) {
   return text;
 }
 
-// Scopes as a JSON array of strings, like the log queue's attributes.
-void append_scopes(std::string& out, std::span<const std::string> scopes) {
-  out += '[';
-  for (std::size_t i = 0; i < scopes.size(); ++i) {
-    if (i) out += ',';
-    out += '"';
-    append_json_escaped(out, scopes[i]);
-    out += '"';
-  }
-  out += ']';
-}
 
 class KafkaQueue final : public Queue {
  public:
@@ -113,9 +102,10 @@ class KafkaQueue final : public Queue {
 
     rd_kafka_vu_t vus[16];
     std::size_t n = 0;
-    auto header = [&](const char* name, std::string_view value) {
+    // The names are kTextAttributes' literals: NUL-terminated, as librdkafka wants them.
+    auto header = [&](std::string_view name, std::string_view value) {
       vus[n].vtype = RD_KAFKA_VTYPE_HEADER;
-      vus[n].u.header = {name, value.data(), static_cast<ssize_t>(value.size())};
+      vus[n].u.header = {name.data(), value.data(), static_cast<ssize_t>(value.size())};
       ++n;
     };
     vus[n].vtype = RD_KAFKA_VTYPE_RKT;
@@ -128,17 +118,11 @@ class KafkaQueue final : public Queue {
     vus[n++].u.mem = {const_cast<char*>(key.data()), key.size()};
     vus[n].vtype = RD_KAFKA_VTYPE_OPAQUE;
     vus[n++].u.ptr = &callback;
-    header("tracking_id", message.tracking_id);
-    header("received_at", message.received_at);
-    header("message_type", message.message_type);
-    header("node", message.node);
-    header("content_type", message.content_type);
-    if (!message.user.empty()) header("user", message.user);
-    if (!message.identity.empty()) header("identity", message.identity);
+    for_each_text_attribute(message, header);
     if (!message.scopes.empty()) {
       scopes.clear();
-      append_scopes(scopes, message.scopes);
-      header("scopes", scopes);
+      append_scopes_json(scopes, message.scopes);
+      header(kScopes, scopes);
     }
 
     rd_kafka_error_t* error = rd_kafka_produceva(rk_, vus, n);

@@ -53,16 +53,6 @@ void fsync_dir(const std::filesystem::path& dir) {
   ::close(fd);
 }
 
-void append_json_string(std::string& out, std::string_view key, std::string_view value,
-                        char before = ',') {
-  out += before;
-  out += '"';
-  out += key;
-  out += "\":\"";
-  append_json_escaped(out, value);
-  out += '"';
-}
-
 // One store() in flight. Pooled: producers pop a free node, the writer pushes it back after the
 // callback, so the request path allocates nothing.
 struct Node {
@@ -369,24 +359,7 @@ bool LogQueue::enqueue(const Message& message, StoreCallback& callback) {
   node->status = StoreStatus::kStored;
   std::string& h = node->header;
   h.assign(kHeaderBytes, '\0');
-  append_json_string(h, "tracking_id", message.tracking_id, '{');
-  append_json_string(h, "received_at", message.received_at);
-  append_json_string(h, "message_type", message.message_type);
-  append_json_string(h, "node", message.node);
-  append_json_string(h, "content_type", message.content_type);
-  if (!message.user.empty()) append_json_string(h, "user", message.user);
-  if (!message.identity.empty()) append_json_string(h, "identity", message.identity);
-  if (!message.scopes.empty()) {
-    h += ",\"scopes\":[";
-    for (std::size_t i = 0; i < message.scopes.size(); ++i) {
-      if (i) h += ',';
-      h += '"';
-      append_json_escaped(h, message.scopes[i]);
-      h += '"';
-    }
-    h += ']';
-  }
-  h += '}';
+  append_attributes_json(h, message);
   const auto attributes_length = static_cast<std::uint32_t>(h.size() - kHeaderBytes);
   const auto length = static_cast<std::uint32_t>(4 + attributes_length + message.body.size());
   put_u32(h.data(), length);

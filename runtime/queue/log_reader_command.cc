@@ -9,17 +9,12 @@
 #include <thread>
 
 #include "runtime/log.h"
+#include "runtime/message.h"
 #include "runtime/queue/log_queue.h"
 
 namespace inlet::runtime {
 
 namespace {
-
-void append_quoted(std::string& out, std::string_view text) {
-  out += '"';
-  append_json_escaped(out, text);
-  out += '"';
-}
 
 // Copies attribute `key` (a string) to `out`, or null when absent.
 void append_attribute(std::string& out, simdjson::dom::object& attributes, std::string_view key) {
@@ -28,7 +23,7 @@ void append_attribute(std::string& out, simdjson::dom::object& attributes, std::
   out += "\":";
   std::string_view value;
   if (attributes[key].get_string().get(value) == simdjson::SUCCESS) {
-    append_quoted(out, value);
+    append_json_string(out, value);
   } else {
     out += "null";
   }
@@ -46,20 +41,19 @@ class LineFormatter {
       error = "record " + std::to_string(record.offset) + " has malformed attributes";
       return false;
     }
-    for (std::string_view key : {"tracking_id", "received_at", "message_type", "node",
-                                 "content_type", "user", "identity"}) {
-      append_attribute(line, attributes, key);
-    }
-    line += ",\"scopes\":[";
+    for (const TextAttribute& attribute : kTextAttributes) append_attribute(line, attributes, attribute.name);
+    line += ",\"";
+    line += kScopes;
+    line += "\":[";
     simdjson::dom::array scopes;
-    if (attributes["scopes"].get_array().get(scopes) == simdjson::SUCCESS) {
+    if (attributes[kScopes].get_array().get(scopes) == simdjson::SUCCESS) {
       bool first = true;
       for (simdjson::dom::element scope : scopes) {
         std::string_view text;
         if (scope.get_string().get(text) != simdjson::SUCCESS) continue;
         if (!first) line += ',';
         first = false;
-        append_quoted(line, text);
+        append_json_string(line, text);
       }
     }
     line += "],\"body\":";
@@ -74,10 +68,10 @@ class LineFormatter {
           simdjson::SUCCESS) {
         line.append(minified_.data(), size);
       } else {
-        append_quoted(line, record.body);
+        append_json_string(line, record.body);
       }
     } else {
-      append_quoted(line, record.body);
+      append_json_string(line, record.body);
     }
     line += "}\n";
     return true;

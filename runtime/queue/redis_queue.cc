@@ -259,23 +259,11 @@ class RedisQueue final : public Queue {
       arg(maxlen_);
     }
     arg("*");
-    field("tracking_id", m.tracking_id);
-    field("received_at", m.received_at);
-    field("message_type", m.message_type);
-    field("node", m.node);
-    field("content_type", m.content_type);
-    if (!m.user.empty()) field("user", m.user);
-    if (!m.identity.empty()) field("identity", m.identity);
+    for_each_text_attribute(m, field);
     if (!m.scopes.empty()) {
-      scopes_.assign("[");
-      for (std::size_t i = 0; i < m.scopes.size(); ++i) {
-        if (i) scopes_ += ',';
-        scopes_ += '"';
-        append_json_escaped(scopes_, m.scopes[i]);
-        scopes_ += '"';
-      }
-      scopes_ += ']';
-      field("scopes", scopes_);
+      scopes_.clear();
+      append_scopes_json(scopes_, m.scopes);
+      field(kScopes, scopes_);
     }
     field("body", m.body);
     // Copies the arguments into hiredis' output buffer, so scopes_ may be reused.

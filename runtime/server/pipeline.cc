@@ -185,6 +185,7 @@ void Exchange::after_auth() noexcept {
       .message_type = config.send_message_type,
       .received_at = std::string_view(received_at_, 27),
       .node = config.name,
+      .tenant = config.tenant,
       .content_type = content_type_,
       .user = auth_outcome_.has_user ? std::string_view(auth_outcome_.user) : std::string_view(),
       .identity = auth_outcome_.has_user ? std::string_view(auth_outcome_.identity) : std::string_view(),

@@ -22,7 +22,7 @@
 namespace inlet::runtime::testing {
 
 struct StoredMessages {
-  // `count` payloads (tests/test_payloads.h, cycling), with distinct tracking ids; every third carries a user.
+  // `count` payloads (tests/test_payloads.h, cycling), with distinct tracking ids; every third carries a tenant and a user.
   explicit StoredMessages(std::size_t count, std::size_t first_id = 0) {
     const std::vector<inlet::testing::Payload>& payloads = inlet::testing::payloads();
     bodies.reserve(count);
@@ -41,6 +41,7 @@ struct StoredMessages {
       m.node = "edges-test";
       m.content_type = "application/json";
       if (i % 3 == 0) {
+        m.tenant = "acme";
         m.user = "alice";
         m.identity = "alice@example.com";
         m.scopes = scopes;

@@ -129,10 +129,12 @@ TEST(KafkaQueue, DeliversBodiesAndAttributeHeadersByteForByte) {
     EXPECT_EQ(r.headers.at("node"), m.node);
     EXPECT_EQ(r.headers.at("content_type"), m.content_type);
     if (i % 3 == 0) {
+      EXPECT_EQ(r.headers.at("tenant"), "acme");
       EXPECT_EQ(r.headers.at("user"), "alice");
       EXPECT_EQ(r.headers.at("identity"), "alice@example.com");
       EXPECT_EQ(r.headers.at("scopes"), R"(["read","write \"all\""])");
     } else {
+      EXPECT_EQ(r.headers.count("tenant"), 0u);
       EXPECT_EQ(r.headers.count("user"), 0u);
       EXPECT_EQ(r.headers.count("scopes"), 0u);
     }

@@ -68,11 +68,12 @@ class Waiter final : public StoreCallback {
 struct OwnedMessage {
   std::string body, tracking_id, received_at = "2026-11-22T13:40:02.123456Z", node = "edge-1",
                                  message_type = "echo.json", content_type = "application/json",
-                                 user, identity;
+                                 user, identity, tenant;
   std::vector<std::string> scopes;
   Message view() const {
-    return Message{body,         tracking_id, message_type, received_at, node,
-                   content_type, user,        identity,     scopes};
+    return Message{.body = body, .tracking_id = tracking_id, .message_type = message_type,
+                   .received_at = received_at, .node = node, .tenant = tenant, .content_type = content_type,
+                   .user = user, .identity = identity, .scopes = scopes};
   }
 };
 
@@ -172,6 +173,7 @@ TEST(LogQueue, WritesAttributesAsCompactEscapedJson) {
   authed.user = "al\"ice\n";
   authed.identity = "key-1";
   authed.scopes = {"read", "wri\\te"};
+  authed.tenant = "acme";
   {
     auto queue = open_log_queue(options_for(dir.path()));
     store_all(*queue, {plain, authed});
@@ -187,8 +189,8 @@ TEST(LogQueue, WritesAttributesAsCompactEscapedJson) {
       records[1].attributes,
       "{\"tracking_id\":\"00000000000000000000000000000002\",\"received_at\":\"2026-11-22T13:40:02."
       "123456Z\","
-      "\"message_type\":\"echo.json\",\"node\":\"edge-1\",\"content_type\":\"application/json\","
-      "\"user\":\"al\\\"ice\\n\",\"identity\":\"key-1\",\"scopes\":[\"read\",\"wri\\\\te\"]}");
+      "\"message_type\":\"echo.json\",\"node\":\"edge-1\",\"tenant\":\"acme\","
+      "\"content_type\":\"application/json\",\"user\":\"al\\\"ice\\n\",\"identity\":\"key-1\",\"scopes\":[\"read\",\"wri\\\\te\"]}");
   EXPECT_EQ(records[1].body, "");
 }
 
@@ -592,12 +594,12 @@ TEST(QueueReadCommand, PrintsOneJsonLinePerMessageWithTheBodyMinified) {
   EXPECT_EQ(text,
             "{\"offset\":0,\"tracking_id\":\"00000000000000000000000000000001\","
             "\"received_at\":\"2026-11-22T13:40:02.123456Z\",\"message_type\":\"echo.json\","
-            "\"node\":\"edge-1\","
+            "\"node\":\"edge-1\",\"tenant\":null,"
             "\"content_type\":\"application/json\",\"user\":null,\"identity\":null,\"scopes\":[],"
             "\"body\":{\"a\":[1,2.50],\"s\":\"x y\"}}\n"
             "{\"offset\":1,\"tracking_id\":\"00000000000000000000000000000002\","
             "\"received_at\":\"2026-11-22T13:40:02.123456Z\",\"message_type\":\"echo.json\","
-            "\"node\":\"edge-1\","
+            "\"node\":\"edge-1\",\"tenant\":null,"
             "\"content_type\":\"application/json\",\"user\":\"alice\",\"identity\":\"key-1\","
             "\"scopes\":[\"read\",\"write\"],\"body\":\"not json\"}\n");
   const std::string from_one = read_command_output(dir.path(), 1, &rc);

@@ -197,7 +197,8 @@ TEST(RedisQueue, AddsEntriesWithAttributesAndBodyByteForByte) {
     if (i % 3 == 0) {
       EXPECT_EQ(
           e["#order"],
-          "tracking_id,received_at,message_type,node,content_type,user,identity,scopes,body,");
+          "tracking_id,received_at,message_type,node,tenant,content_type,user,identity,scopes,body,");
+      EXPECT_EQ(e["tenant"], "acme");
       EXPECT_EQ(e["user"], "alice");
       EXPECT_EQ(e["identity"], "alice@example.com");
       EXPECT_EQ(e["scopes"], R"(["read","write \"all\""])");

@@ -107,11 +107,12 @@ def test_routes_each_message_to_every_edge_whose_filter_matches(tmp_path, redis)
                    "properties": {"test.mock.num.brokers": "1"}}},
     ]
     bodies = payload_bodies()
-    with InletNode(tmp_path, {"edges": edges}) as node:
+    with InletNode(tmp_path, {"node": {"name": "test-node", "tenant": "acme"}, "edges": edges}) as node:
         for body in bodies:
             status, _, answer = node.post(body)
             assert status == 200, (status, answer)
         logged = node.read_queue(str(tmp_path / "all"))
+    assert {m["tenant"] for m in logged} == {"acme"}
     assert [json.dumps(m["body"], sort_keys=True) for m in logged] == \
         [json.dumps(json.loads(b), sort_keys=True) for b in bodies]
     opened = [b for b in bodies if action_of(b) == "opened"]
@@ -121,6 +122,7 @@ def test_routes_each_message_to_every_edge_whose_filter_matches(tmp_path, redis)
     for entry, message in zip(entries, [m for m in logged if m["body"].get("action") == "opened"]):
         assert entry["tracking_id"].decode() == message["tracking_id"]
         assert entry["node"] == b"test-node"
+        assert entry["tenant"] == b"acme"
         assert entry["message_type"] == b"echo.json"
         assert entry["content_type"] == b"application/json"
 
