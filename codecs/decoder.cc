@@ -9,6 +9,8 @@
 #include <cstring>
 #include <new>
 
+#include "codecs/unique_handle.h"
+
 namespace inlet::codecs {
 namespace {
 
@@ -169,18 +171,12 @@ class ZlibDecoder final : public Decoder {
 class BrotliStreamDecoder final : public Decoder {
  public:
   BrotliStreamDecoder() : state_(create()) {}
-  ~BrotliStreamDecoder() override { BrotliDecoderDestroyInstance(state_); }
-  BrotliStreamDecoder(const BrotliStreamDecoder&) = delete;
-  BrotliStreamDecoder& operator=(const BrotliStreamDecoder&) = delete;
 
   DecodeStatus decode(std::string_view input, std::string& output, std::size_t limit,
                       std::size_t padding) override {
     // Brotli 1.0 has no reset: a used state is replaced (one small allocation; the ring buffer
     // is allocated lazily, sized to the stream's window).
-    if (dirty_) {
-      BrotliDecoderDestroyInstance(state_);
-      state_ = create();
-    }
+    if (dirty_) state_.reset(create());
     dirty_ = true;
     OutputSink sink(output, limit, padding, input.size() * kExpansionGuess);
     Probe probe;
@@ -195,7 +191,7 @@ class BrotliStreamDecoder final : public Decoder {
       const std::size_t avail_out_before = avail_out;
 
       const BrotliDecoderResult result = BrotliDecoderDecompressStream(
-          state_, &avail_in, &next_in, &avail_out, &next_out, nullptr);
+          state_.get(), &avail_in, &next_in, &avail_out, &next_out, nullptr);
       const std::size_t produced = avail_out_before - avail_out;
       if (probing && produced > 0) return DecodeStatus::kTooLarge;
       sink.commit(probing ? 0 : produced);
@@ -221,7 +217,7 @@ class BrotliStreamDecoder final : public Decoder {
     return state;
   }
 
-  BrotliDecoderState* state_;
+  UniqueHandle<BrotliDecoderState, BrotliDecoderDestroyInstance> state_;
   bool dirty_ = false;
 };
 

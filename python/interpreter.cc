@@ -34,35 +34,6 @@ void wake(int fd) noexcept {
 
 }  // namespace
 
-void MpscQueue::push(Job* job) noexcept {
-  job->next.store(nullptr, std::memory_order_relaxed);
-  Job* prev = head_.exchange(job, std::memory_order_seq_cst);
-  prev->next.store(job, std::memory_order_seq_cst);
-}
-
-Job* MpscQueue::pop() noexcept {
-  Job* tail = tail_;
-  Job* next = tail->next.load(std::memory_order_seq_cst);
-  if (tail == &stub_) {
-    if (next == nullptr) return nullptr;
-    tail_ = next;
-    tail = next;
-    next = next->next.load(std::memory_order_seq_cst);
-  }
-  if (next != nullptr) {
-    tail_ = next;
-    return tail;
-  }
-  if (tail != head_.load(std::memory_order_seq_cst)) return nullptr;
-  push(&stub_);
-  next = tail->next.load(std::memory_order_seq_cst);
-  if (next != nullptr) {
-    tail_ = next;
-    return tail;
-  }
-  return nullptr;
-}
-
 auth::AuthOutcome timeout_outcome() {
   auth::AuthOutcome outcome;
   outcome.verdict = auth::Verdict::kTimeout;
@@ -144,7 +115,7 @@ Interpreter::Interpreter() {
 }
 
 void Interpreter::submit(Job* job) noexcept {
-  queue_.push(job);
+  queue_.push(*job);
   if (!wake_pending_.exchange(true, std::memory_order_seq_cst)) wake(wake_fd_);
 }
 
@@ -182,14 +153,18 @@ void Interpreter::free_job(Job* job) noexcept {
   delete job;
 }
 
+void Interpreter::take_queued_locked() {
+  if (backlog_next_ == backlog_.size()) {
+    backlog_.clear();
+    backlog_next_ = 0;
+  }
+  for (Job* job = queue_.take_all(); job != nullptr; job = job->next) backlog_.push_back(job);
+}
+
 Job* Interpreter::pop_locked() {
   std::lock_guard lock(consumer_mu_);
-  if (!backlog_.empty()) {
-    Job* job = backlog_.front();
-    backlog_.pop_front();
-    return job;
-  }
-  return queue_.pop();
+  if (backlog_next_ == backlog_.size()) take_queued_locked();
+  return backlog_next_ < backlog_.size() ? backlog_[backlog_next_++] : nullptr;
 }
 
 void Interpreter::drain() {
@@ -446,8 +421,9 @@ void Interpreter::watchdog_main() {
 
 void Interpreter::expire_queued(Clock::time_point now) {
   std::lock_guard lock(consumer_mu_);
-  while (Job* job = queue_.pop()) backlog_.push_back(job);
-  for (Job* job : backlog_) {
+  take_queued_locked();
+  for (std::size_t i = backlog_next_; i < backlog_.size(); ++i) {
+    Job* job = backlog_[i];
     if (job->task || job->deadline > now) continue;
     answer(*job, timeout_outcome());
   }

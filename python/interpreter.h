@@ -14,7 +14,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -24,6 +23,7 @@
 #include <vector>
 
 #include "auth/authenticator.h"
+#include "codecs/handoff_list.h"
 
 namespace inlet::python {
 
@@ -48,7 +48,7 @@ struct Program {
 
 // One authenticate() call, or a task to run on the Python thread (`task` set).
 struct Job {
-  std::atomic<Job*> next{nullptr};
+  Job* next = nullptr;  // the hand-off list's link
   const auth::AuthRequest* request = nullptr;
   auth::AuthCallback* callback = nullptr;
   Program* program = nullptr;
@@ -57,20 +57,6 @@ struct Job {
   // Guards `answered` so the watchdog cannot answer (and free the request) while Python reads it.
   std::mutex mu;
   bool answered = false;
-};
-
-// Vyukov's intrusive MPSC queue: push is wait-free, pop is for one consumer at a time.
-class MpscQueue {
- public:
-  MpscQueue() : head_(&stub_), tail_(&stub_) {}
-  void push(Job* job) noexcept;
-  // nullptr when empty, or when a push is half done (its producer then wakes the consumer).
-  Job* pop() noexcept;
-
- private:
-  std::atomic<Job*> head_;
-  Job* tail_;
-  Job stub_;
 };
 
 class Interpreter {
@@ -99,18 +85,22 @@ class Interpreter {
   void thread_main();
   void watchdog_main();
   Job* pop_locked();
+  void take_queued_locked();  // consumer_mu_ held
   void run_auth(Job* job);
   void defer_answer(Job* job, auth::AuthOutcome&& outcome);
   void flush_answers() noexcept;
   void expire_queued(Clock::time_point now);
   void interrupter_main();
 
-  MpscQueue queue_;
+  codecs::HandoffList<Job, &Job::next> queue_;
   int wake_fd_ = -1;
   std::atomic<bool> wake_pending_{false};
 
   std::mutex consumer_mu_;  // one consumer at a time: the Python thread, or the watchdog when stuck
-  std::deque<Job*> backlog_;  // jobs the watchdog took out of queue_ while the thread was stuck
+  // Jobs taken out of queue_, oldest first, from backlog_next_ on: by the Python thread a batch at
+  // a time, or by the watchdog while the thread is stuck. Reused, so taking allocates nothing.
+  std::vector<Job*> backlog_;
+  std::size_t backlog_next_ = 0;
 
   std::mutex running_mu_;  // the sync call being watched
   std::condition_variable watchdog_cv_;

@@ -22,6 +22,8 @@
 #include <vector>
 
 #include "codecs/crc32c.h"
+#include "codecs/handoff_list.h"
+#include "codecs/unique_handle.h"
 #include "runtime/log.h"
 #include "runtime/queue/log_segment.h"
 
@@ -113,11 +115,11 @@ class LogQueue final : public Queue {
   }
 
   LogQueueOptions options_;
-  int lock_fd_ = -1;
-  int event_fd_ = -1;
+  codecs::UniqueFd lock_fd_;
+  codecs::UniqueFd event_fd_;
 
   // Producer side.
-  std::atomic<Node*> pending_{nullptr};
+  codecs::HandoffList<Node, &Node::next> pending_;
   std::atomic<std::uint32_t> in_flight_{0};
   std::atomic<bool> sleeping_{false};
   std::atomic<bool> closing_{false};
@@ -128,7 +130,7 @@ class LogQueue final : public Queue {
   // Writer side (only the writer thread touches these once it runs).
   std::deque<Segment> segments_;  // the last one is active
   std::uint64_t total_bytes_ = 0;
-  int fd_ = -1;  // active segment
+  codecs::UniqueFd fd_;  // active segment
   std::uint64_t next_offset_ = 0;
   bool tail_dirty_ = false;
   std::uint64_t writeback_from_ = 0;  // start of the active segment's bytes not yet sent to disk  // a failed write left bytes past segments_.back().bytes
@@ -147,35 +149,20 @@ class LogQueue final : public Queue {
 
 LogQueue::LogQueue(const LogQueueOptions& options) : options_(options) {
   if (options_.max_in_flight == 0) options_.max_in_flight = 1;
-  event_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (event_fd_ < 0) fail_open(options_.dir, "eventfd: " + errno_text(errno));
+  event_fd_.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!event_fd_.valid()) fail_open(options_.dir, "eventfd: " + errno_text(errno));
   std::error_code ec;
   std::filesystem::create_directories(options_.dir, ec);
-  if (ec) {
-    ::close(event_fd_);
-    fail_open(options_.dir, "cannot create the directory: " + ec.message());
-  }
+  if (ec) fail_open(options_.dir, "cannot create the directory: " + ec.message());
 
   // Two writers on one log would interleave records: refuse the second.
   const auto lock_path = options_.dir / ".lock";
-  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (lock_fd_ < 0) {
-    ::close(event_fd_);
-    fail_open(options_.dir, "cannot open .lock: " + errno_text(errno));
-  }
-  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-    ::close(event_fd_);
-    ::close(lock_fd_);
+  lock_fd_.reset(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!lock_fd_.valid()) fail_open(options_.dir, "cannot open .lock: " + errno_text(errno));
+  if (::flock(lock_fd_.get(), LOCK_EX | LOCK_NB) != 0) {
     fail_open(options_.dir, "already open by another process or queue (.lock is held)");
   }
-  try {
-    recover();
-  } catch (...) {
-    if (fd_ >= 0) ::close(fd_);
-    ::close(lock_fd_);
-    ::close(event_fd_);
-    throw;
-  }
+  recover();
   nodes_ = static_cast<Node*>(
       ::operator new (sizeof(Node) * options_.max_in_flight, std::align_val_t{alignof(Node)}));
   batch_.reserve(std::min<std::uint32_t>(options_.max_in_flight, 65536));
@@ -189,9 +176,6 @@ LogQueue::~LogQueue() {
   const std::uint32_t constructed = constructed_.load();
   for (std::uint32_t i = 0; i < constructed; ++i) nodes_[i].~Node();
   ::operator delete (nodes_, std::align_val_t{alignof(Node)});
-  if (fd_ >= 0) ::close(fd_);
-  if (event_fd_ >= 0) ::close(event_fd_);
-  if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
 // Sealed segments must be intact (anything else is corruption we refuse to serve around); the last
@@ -207,15 +191,15 @@ void LogQueue::recover() {
   for (std::size_t i = 0; i < segments.size(); ++i) {
     const auto& [base, path] = segments[i];
     const bool last = i + 1 == segments.size();
-    const int fd = ::open(path.c_str(), (last ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-    if (fd < 0) fail_open(path, "cannot open: " + errno_text(errno));
+    codecs::UniqueFd file(::open(path.c_str(), (last ? O_RDWR : O_RDONLY) | O_CLOEXEC));
+    if (!file.valid()) fail_open(path, "cannot open: " + errno_text(errno));
+    const int fd = file.get();
     SegmentScanner scanner(fd);
     std::uint64_t count = 0;
     SegmentScanner::Result result;
     try {
       while ((result = scanner.next()) == SegmentScanner::Result::kRecord) ++count;
     } catch (const std::exception& e) {
-      ::close(fd);
       fail_open(path, e.what());
     }
     if (result != SegmentScanner::Result::kEnd) {
@@ -223,7 +207,6 @@ void LogQueue::recover() {
                              ? "a corrupt record (CRC or length mismatch)"
                              : "an incomplete record";
       if (!last) {
-        ::close(fd);
         fail_open(path, std::string("sealed segment has ") + what + " at byte " +
                             std::to_string(scanner.position()) +
                             "; refusing to open (move the damaged segments away to start anyway)");
@@ -232,9 +215,7 @@ void LogQueue::recover() {
       ::fstat(fd, &st);
       const std::uint64_t cut = static_cast<std::uint64_t>(st.st_size) - scanner.position();
       if (::ftruncate(fd, static_cast<off_t>(scanner.position())) != 0 || ::fsync(fd) != 0) {
-        const int error = errno;
-        ::close(fd);
-        fail_open(path, "cannot cut the torn tail: " + errno_text(error));
+        fail_open(path, "cannot cut the torn tail: " + errno_text(errno));
       }
       log_warn("log_queue_truncated",
                {{"segment", path.string()},
@@ -243,7 +224,6 @@ void LogQueue::recover() {
                 {"reason", result == SegmentScanner::Result::kCorrupt ? "crc" : "incomplete"}});
     }
     if (i + 1 < segments.size() && segments[i + 1].first != base + count) {
-      ::close(fd);
       fail_open(path, "holds " + std::to_string(count) +
                           " records but the next segment starts at offset " +
                           std::to_string(segments[i + 1].first) + "; refusing to open");
@@ -251,18 +231,16 @@ void LogQueue::recover() {
     segments_.push_back({base, scanner.position()});
     total_bytes_ += scanner.position();
     if (last) {
-      fd_ = fd;
+      fd_ = std::move(file);
       next_offset_ = base + count;
-    } else {
-      ::close(fd);
     }
   }
 }
 
 void LogQueue::open_active(bool create) {
   const auto path = path_of(segments_.back().base);
-  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd_ < 0) fail_open(path, "cannot create: " + errno_text(errno));
+  fd_.reset(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!fd_.valid()) fail_open(path, "cannot create: " + errno_text(errno));
   if (create) fsync_dir(options_.dir);
   writeback_from_ = segments_.back().bytes;
 }
@@ -299,7 +277,7 @@ void LogQueue::push_free(Node* node) noexcept {
 
 void LogQueue::wake() noexcept {
   const std::uint64_t one = 1;
-  [[maybe_unused]] const ssize_t n = ::write(event_fd_, &one, sizeof one);
+  [[maybe_unused]] const ssize_t n = ::write(event_fd_.get(), &one, sizeof one);
 }
 
 // Runs on the caller's I/O thread: serializing and checksumming here spreads that CPU work over
@@ -326,16 +304,15 @@ void LogQueue::flush() noexcept {
     std::unique_lock lock(file_mutex_, std::try_to_lock);
     if (lock.owns_lock()) write_pending();
   }
-  if (pending_.load(std::memory_order_seq_cst) != nullptr) wake_if_sleeping();
+  if (!pending_.empty()) wake_if_sleeping();
 }
 
 // Takes every pending record and writes it; the caller holds file_mutex_.
 bool LogQueue::write_pending() noexcept {
-  Node* list = pending_.exchange(nullptr, std::memory_order_acquire);
+  Node* list = pending_.take_all();
   if (list == nullptr) return false;
   batch_.clear();
   for (; list != nullptr; list = list->next) batch_.push_back(list);
-  std::reverse(batch_.begin(), batch_.end());  // pushed LIFO; store in arrival order
   write_batch();
   return true;
 }
@@ -368,12 +345,7 @@ bool LogQueue::enqueue(const Message& message, StoreCallback& callback) {
   crc = codecs::crc32c(crc, message.body.data(), message.body.size());
   put_u32(h.data() + 4, crc);
 
-  Node* head = pending_.load(std::memory_order_relaxed);
-  do {
-    node->next = head;
-  } while (!pending_.compare_exchange_weak(head, node, std::memory_order_seq_cst,
-                                           std::memory_order_relaxed));
-  return head == nullptr;
+  return pending_.push(*node);
 }
 
 void LogQueue::close() {
@@ -382,7 +354,7 @@ void LogQueue::close() {
   closing_.store(true, std::memory_order_seq_cst);
   wake();
   if (writer_.joinable()) writer_.join();
-  if (fd_ >= 0 && options_.ack == AckMode::kWrite) ::fdatasync(fd_);
+  if (fd_.valid() && options_.ack == AckMode::kWrite) ::fdatasync(fd_.get());
 }
 
 void LogQueue::run() noexcept {
@@ -400,15 +372,15 @@ void LogQueue::run() noexcept {
     const bool closing = closing_.load(std::memory_order_seq_cst);
     if (closing && in_flight_.load(std::memory_order_seq_cst) == 0) return;
     sleeping_.store(true, std::memory_order_seq_cst);
-    if (pending_.load(std::memory_order_seq_cst) == nullptr) {
+    if (pending_.empty()) {
       const auto wait = closing
                             ? std::chrono::milliseconds(10)
                             : std::min<std::chrono::milliseconds>(options_.retention_check_interval,
                                                                   std::chrono::milliseconds(1000));
-      pollfd pfd{event_fd_, POLLIN, 0};
+      pollfd pfd{event_fd_.get(), POLLIN, 0};
       ::poll(&pfd, 1, static_cast<int>(std::max<std::int64_t>(1, wait.count())));
       std::uint64_t value;
-      [[maybe_unused]] const ssize_t n = ::read(event_fd_, &value, sizeof value);
+      [[maybe_unused]] const ssize_t n = ::read(event_fd_.get(), &value, sizeof value);
     }
     sleeping_.store(false, std::memory_order_relaxed);
   }
@@ -433,7 +405,7 @@ void LogQueue::fail_range(std::size_t begin, std::size_t end, const char* what,
 // garbage.
 bool LogQueue::repair_tail() noexcept {
   if (!tail_dirty_) return true;
-  if (::ftruncate(fd_, static_cast<off_t>(segments_.back().bytes)) != 0) return false;
+  if (::ftruncate(fd_.get(), static_cast<off_t>(segments_.back().bytes)) != 0) return false;
   tail_dirty_ = false;
   return true;
 }
@@ -458,7 +430,7 @@ bool LogQueue::write_range(std::size_t begin, std::size_t end) noexcept {
     iovec* iov = iov_.data();
     int count = static_cast<int>(iov_.size());
     while (count > 0) {
-      const ssize_t n = ::pwritev(fd_, iov, count, static_cast<off_t>(position));
+      const ssize_t n = ::pwritev(fd_.get(), iov, count, static_cast<off_t>(position));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) {
         const int error = n < 0 ? errno : ENOSPC;
@@ -489,7 +461,7 @@ bool LogQueue::write_range(std::size_t begin, std::size_t end) noexcept {
   // thread for whole writeback bursts (tens of ms). Starting writeback every few MiB keeps the
   // pile small and the stalls short; it does not wait for the disk.
   if (options_.ack == AckMode::kWrite && position - writeback_from_ >= kWritebackChunk) {
-    ::sync_file_range(fd_, static_cast<off_t>(writeback_from_), static_cast<off_t>(position - writeback_from_),
+    ::sync_file_range(fd_.get(), static_cast<off_t>(writeback_from_), static_cast<off_t>(position - writeback_from_),
                       SYNC_FILE_RANGE_WRITE);
     writeback_from_ = position;
   }
@@ -501,7 +473,7 @@ bool LogQueue::write_range(std::size_t begin, std::size_t end) noexcept {
 bool LogQueue::sync_range(std::size_t begin, std::size_t end) noexcept {
   if (begin == end) return true;
   syncs_.fetch_add(1, std::memory_order_relaxed);
-  if (::fdatasync(fd_) == 0) return true;
+  if (::fdatasync(fd_.get()) == 0) return true;
   const int error = errno;
   std::uint64_t written = 0;
   std::size_t ok = 0;
@@ -525,14 +497,13 @@ bool LogQueue::roll() noexcept {
   if (!repair_tail()) return false;  // a sealed segment must end on a record boundary
   // In fsync mode the caller synced it. In write mode, sealing syncs too: recovery only forgives a
   // torn tail in the last segment, so an OS crash must not leave one in a sealed segment.
-  if (options_.ack == AckMode::kWrite) ::fdatasync(fd_);
+  if (options_.ack == AckMode::kWrite) ::fdatasync(fd_.get());
   const std::uint64_t base = next_offset_;
   const auto path = path_of(base);
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return false;
+  codecs::UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd.valid()) return false;
   fsync_dir(options_.dir);
-  ::close(fd_);
-  fd_ = fd;
+  fd_ = std::move(fd);
   tail_dirty_ = false;
   segments_.push_back({base, 0});
   enforce_retention();

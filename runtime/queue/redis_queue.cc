@@ -12,6 +12,7 @@
 #include <span>
 #include <thread>
 
+#include "codecs/handoff_list.h"
 #include "runtime/log.h"
 
 namespace inlet::runtime {
@@ -54,11 +55,7 @@ class RedisQueue final : public Queue {
       return;
     }
     auto* node = new Pending{nullptr, &message, &callback, now_ns()};
-    Pending* head = head_.load(std::memory_order_relaxed);
-    do {
-      node->next = head;
-    } while (!head_.compare_exchange_weak(head, node, std::memory_order_release,
-                                          std::memory_order_relaxed));
+    pushed_list_.push(*node);
     pushed_.fetch_add(1, std::memory_order_release);
     pushed_.notify_one();
   }
@@ -95,15 +92,7 @@ class RedisQueue final : public Queue {
 
   // Moves everything pushed so far to the back of `waiting_`, oldest first.
   void take_pushed() {
-    Pending* list = head_.exchange(nullptr, std::memory_order_acquire);
-    Pending* reversed = nullptr;
-    while (list != nullptr) {
-      Pending* next = list->next;
-      list->next = reversed;
-      reversed = list;
-      list = next;
-    }
-    for (; reversed != nullptr; reversed = reversed->next) waiting_.push_back(reversed);
+    for (Pending* p = pushed_list_.take_all(); p != nullptr; p = p->next) waiting_.push_back(p);
   }
 
   void run() {
@@ -309,7 +298,7 @@ class RedisQueue final : public Queue {
   const RedisAddress address_;
   const std::string maxlen_;
   const std::int64_t budget_ns_;
-  std::atomic<Pending*> head_{nullptr};
+  codecs::HandoffList<Pending, &Pending::next> pushed_list_;
   std::atomic<std::uint64_t> pushed_{0};
   std::atomic<std::uint32_t> in_flight_{0};
   std::atomic<bool> available_{true};

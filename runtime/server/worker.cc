@@ -21,11 +21,7 @@ Worker::~Worker() { join(); }
 void Worker::set_pipeline(std::shared_ptr<const Pipeline> pipeline) { pipeline_ = std::move(pipeline); }
 
 void Worker::resume_later(Exchange& exchange) noexcept {
-  Exchange* head = inbox_.load(std::memory_order_relaxed);
-  do {
-    exchange.next_in_inbox = head;
-  } while (!inbox_.compare_exchange_weak(head, &exchange, std::memory_order_release,
-                                         std::memory_order_relaxed));
+  inbox_.push(exchange);
   if (!inbox_scheduled_.exchange(true, std::memory_order_acq_rel)) {
     boost::asio::post(io_, [this] { drain_inbox(); });
   }
@@ -59,15 +55,7 @@ void Worker::end_turn() noexcept {
 
 void Worker::drain_inbox() noexcept {
   inbox_scheduled_.store(false, std::memory_order_release);
-  Exchange* list = inbox_.exchange(nullptr, std::memory_order_acquire);
-  // The list is newest first; answer in arrival order.
-  Exchange* ordered = nullptr;
-  while (list != nullptr) {
-    Exchange* next = list->next_in_inbox;
-    list->next_in_inbox = ordered;
-    ordered = list;
-    list = next;
-  }
+  Exchange* ordered = inbox_.take_all();
   while (ordered != nullptr) {
     Exchange* next = ordered->next_in_inbox;
     ordered->next_in_inbox = nullptr;

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "codecs/handoff_list.h"
 #include "runtime/server/pipeline.h"
 
 namespace inlet::runtime {
@@ -58,7 +59,7 @@ class Worker final : public Resumer {
   boost::asio::io_context io_{1};
   StageTools tools_;
   std::shared_ptr<const Pipeline> pipeline_;
-  std::atomic<Exchange*> inbox_{nullptr};
+  codecs::HandoffList<Exchange, &Exchange::next_in_inbox> inbox_;
   std::atomic<bool> inbox_scheduled_{false};
   std::vector<Exchange*> to_store_;  // this turn's messages
   std::vector<Exchange*> storing_;   // the previous list, swapped out while it is stored
