@@ -16,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-#include "runtime/server/reject.h"
+#include "runtime/reject.h"
 
 namespace inlet::runtime {
 

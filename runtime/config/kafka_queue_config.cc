@@ -2,7 +2,7 @@
 
 #include "runtime/config/node_config.h"
 #include "runtime/queue/kafka_queue.h"
-#include "runtime/route/filter.h"
+#include "runtime/config/filter_config.h"
 
 namespace inlet::runtime {
 
@@ -12,7 +12,7 @@ QueueSpec parse_kafka_queue(ConfigMap& queue) {
   options.brokers = queue.required_string("brokers");
   options.topic = queue.required_string("topic");
   options.key = queue.string("key", "");
-  if (queue.has("key")) KeyPath(options.key, queue.path_of("key"));  // validates the path
+  if (queue.has("key")) key_path_at(options.key, queue.path_of("key"));  // validates the path
   options.max_in_flight =
       static_cast<std::uint32_t>(queue.integer("max_in_flight", options.max_in_flight, 1, 1000000));
   options.delivery_timeout_ms = static_cast<std::uint32_t>(

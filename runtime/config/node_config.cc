@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "runtime/config/filter_config.h"
 #include "runtime/log.h"
 
 namespace inlet::runtime {

@@ -1,15 +1,15 @@
 // Edge filters: predicates on the parsed JSON body by dotted key path (`data.step.id`; numeric
-// segments index arrays). Compiled once from the config; immutable and thread-safe after that.
+// segments index arrays). Built once (config/filter_config.cc compiles them from YAML); immutable
+// and thread-safe after that. route/ knows nothing of the config format.
 #pragma once
 
 #include <simdjson.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "runtime/config/config_reader.h"
 
 namespace inlet::runtime {
 
@@ -19,20 +19,24 @@ class Filter {
   virtual bool matches(simdjson::dom::element root) const noexcept = 0;
 };
 
-// Compiles `json_key_equals: {key, value}`, `json_key_in: {key, values}`, `json_key_exists: key`,
-// `all: [...]`, `any: [...]`, `not: {...}`. Throws ConfigError with the key path.
-//
-// Values are YAML scalars read as JSON: a quoted scalar is a string; a plain one is null (`null`,
-// `~`, empty), a boolean (`true`/`false`), a number (`3`, `3.0`, `1e3`, `0x1f`), else a string.
-// Strings compare as strings, numbers numerically (3 matches 3 and 3.0), never across types.
-std::unique_ptr<Filter> compile_filter(ConfigMap& filter);
+// An expected value, typed as JSON. Strings compare as strings, numbers numerically (3 matches 3
+// and 3.0), never across types.
+struct Scalar {
+  enum class Kind : std::uint8_t { kNull, kBool, kInt, kUint, kDouble, kString };
+  Kind kind = Kind::kNull;
+  bool b = false;
+  std::int64_t i = 0;
+  std::uint64_t u = 0;
+  double d = 0;
+  std::string s;
+};
 
 // A pre-split dotted key path. A segment of digits indexes an array, or names a key of an object.
 // Immutable after construction; find() neither allocates nor throws.
 class KeyPath {
  public:
-  // Throws ConfigError(config_path, ...) on an empty path or an empty segment.
-  KeyPath(std::string_view dotted, const std::string& config_path);
+  // Throws std::invalid_argument (the reason) on an empty path or an empty segment.
+  explicit KeyPath(std::string_view dotted);
 
   // The element at the path, or an error when any segment is missing.
   simdjson::simdjson_result<simdjson::dom::element> find(
@@ -48,5 +52,12 @@ class KeyPath {
   std::string dotted_;
   std::vector<Segment> segments_;
 };
+
+std::unique_ptr<Filter> make_key_equals(KeyPath path, Scalar value);
+std::unique_ptr<Filter> make_key_in(KeyPath path, std::vector<Scalar> values);
+std::unique_ptr<Filter> make_key_exists(KeyPath path);
+std::unique_ptr<Filter> make_all_of(std::vector<std::unique_ptr<Filter>> children);
+std::unique_ptr<Filter> make_any_of(std::vector<std::unique_ptr<Filter>> children);
+std::unique_ptr<Filter> make_not(std::unique_ptr<Filter> child);
 
 }  // namespace inlet::runtime

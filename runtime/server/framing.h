@@ -10,7 +10,7 @@
 #include <span>
 #include <string_view>
 
-#include "runtime/server/reject.h"
+#include "runtime/reject.h"
 
 namespace inlet::runtime {
 

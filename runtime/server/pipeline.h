@@ -22,7 +22,7 @@
 #include "runtime/message.h"
 #include "runtime/metrics.h"
 #include "runtime/queue/queue.h"
-#include "runtime/server/reject.h"
+#include "runtime/reject.h"
 
 namespace inlet::runtime {
 

@@ -11,7 +11,7 @@
 
 #include "codecs/content_type.h"
 #include "runtime/server/framing.h"
-#include "runtime/server/reject.h"
+#include "runtime/reject.h"
 
 namespace inlet::runtime {
 

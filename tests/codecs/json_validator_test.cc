@@ -123,7 +123,8 @@ TEST(JsonValidator, NeverEchoesTheBodyInTheError) {
 TEST(JsonValidator, LocatesTheErrorInDamagedCorpusPayloads) {
   JsonValidator validator;
   std::size_t checked = 0;
-  for (std::size_t n = 0; n < corpus().size(); n += 7) {
+  // Every payload of the generated set (49), every seventh beyond it (the corpus, where present).
+  for (std::size_t n = 0; n < corpus().size(); n += n < 49 ? 1 : 7) {
     const std::string& body = corpus()[n].body;
     for (std::size_t cut : {body.size() / 3, body.size() / 2, body.size() - 2}) {
       std::vector<std::string> broken = {body.substr(0, cut), body.substr(0, cut) + "\x80",
@@ -138,7 +139,7 @@ TEST(JsonValidator, LocatesTheErrorInDamagedCorpusPayloads) {
       }
     }
   }
-  EXPECT_GT(checked, 100u);
+  EXPECT_GE(checked, 49u * 3 * 2);  // a stray 0x80 and a raw 0x01 are invalid at any cut
 }
 
 TEST(JsonValidator, ParsesAPaddedBufferInPlaceWithoutAllocating) {

@@ -9,7 +9,7 @@
 #include <string_view>
 
 #include "runtime/config/config_reader.h"
-#include "runtime/route/filter.h"
+#include "runtime/config/filter_config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static simdjson::dom::parser parser;

@@ -1,4 +1,4 @@
-#include "runtime/server/reject.h"
+#include "runtime/reject.h"
 
 #include <array>
 

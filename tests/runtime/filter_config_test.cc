@@ -1,4 +1,4 @@
-#include "runtime/route/filter.h"
+#include "runtime/config/filter_config.h"
 
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
