@@ -141,7 +141,7 @@ bool is_valid_host(std::string_view host) noexcept {
     for (std::size_t i = 0; i < name.size(); ++i) {
       const auto c = static_cast<unsigned char>(name[i]);
       if (c == '%') {
-        if (i + 2 >= name.size() + 0 || !std::isxdigit(static_cast<unsigned char>(name[i + 1])) ||
+        if (i + 2 >= name.size() || !std::isxdigit(static_cast<unsigned char>(name[i + 1])) ||
             !std::isxdigit(static_cast<unsigned char>(name[i + 2]))) {
           return false;
         }

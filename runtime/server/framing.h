@@ -44,6 +44,11 @@ struct RequestTarget {
   std::string_view authority;
   std::string_view path_and_query;
   bool absolute = false;
+
+  // An absolute form with no path ("http://x", "http://x?q"), whose path is "/".
+  bool lacks_path() const noexcept {
+    return absolute && (path_and_query.empty() || path_and_query.front() == '?');
+  }
 };
 
 RequestTarget split_target(std::string_view target) noexcept;

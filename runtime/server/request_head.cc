@@ -7,8 +7,7 @@ namespace inlet::runtime {
 namespace http = boost::beast::http;
 
 std::string_view path_for_check(const RequestTarget& target) noexcept {
-  const std::string_view p = target.path_and_query;
-  return target.absolute && (p.empty() || p.front() == '?') ? std::string_view("/") : p;
+  return target.lacks_path() ? std::string_view("/") : target.path_and_query;
 }
 
 HeadVerdict check_parsed_head(const RequestParser& parser, HeadScratch& scratch,

@@ -7,7 +7,6 @@
 #include <limits>
 
 #include "runtime/log.h"
-#include "runtime/server/request_head.h"
 #include "runtime/server/worker.h"
 
 namespace inlet::runtime {
@@ -192,7 +191,7 @@ void Session::on_message() {
     headers_.push_back({field.name_string(), host ? target_.authority : field.value()});
   }
   std::string_view origin_target = target_.path_and_query;
-  if (target_.absolute && (origin_target.empty() || origin_target.front() == '?')) {
+  if (target_.lacks_path()) {
     target_storage_.assign("/");
     target_storage_.append(origin_target);
     origin_target = target_storage_;

@@ -14,7 +14,6 @@
 #include <string>
 #include <vector>
 
-#include "runtime/server/framing.h"
 #include "runtime/server/pipeline.h"
 #include "runtime/server/request_head.h"
 
