@@ -202,7 +202,7 @@ int test_request(const Args& args) {
     return 1;
   }
   if (body.size() > config->limits.max_body_bytes) {
-    answer(413, describe(Reject::kBodyTooLarge).detail);
+    answer(describe(Reject::kBodyTooLarge).status, describe(Reject::kBodyTooLarge).detail);
     std::cout << out << "}\n";
     return 1;
   }

@@ -13,6 +13,7 @@
 
 #include "runtime/log.h"
 #include "runtime/metrics.h"
+#include "runtime/response.h"
 #include "runtime/queue/log_queue.h"
 #include "runtime/server/admin_listener.h"
 #include "runtime/server/session.h"
@@ -26,9 +27,20 @@ using boost::system::error_code;
 
 namespace {
 
-constexpr std::string_view kTooManyConnections =
-    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 34\r\n"
-    "Retry-After: 1\r\nConnection: close\r\n\r\n{\"detail\":\"too many connections\"}";
+// The connection limit's answer, written before any request is read: built once from the table.
+const std::string& too_many_connections() {
+  static const std::string bytes = [] {
+    std::string body;
+    append_detail(body, describe(Reject::kTooManyConnections).detail);
+    Response response = response_for(Reject::kTooManyConnections);
+    response.body = body;
+    response.close = true;
+    std::string out;
+    write_http(response, out);
+    return out;
+  }();
+  return bytes;
+}
 
 constexpr auto kConfigPollInterval = std::chrono::seconds(1);
 
@@ -247,8 +259,7 @@ struct Server::Impl {
       metrics.count_reject(Reject::kTooManyConnections);
       error_code ignored;
       socket.non_blocking(true, ignored);
-      socket.write_some(asio::buffer(kTooManyConnections.data(), kTooManyConnections.size()),
-                        ignored);
+      socket.write_some(asio::buffer(too_many_connections()), ignored);
       socket.close(ignored);
     } else {
       std::make_shared<Session>(worker, std::move(socket))->start();

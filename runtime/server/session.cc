@@ -3,10 +3,10 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/status.hpp>
-#include <charconv>
 #include <limits>
 
 #include "runtime/log.h"
+#include "runtime/response.h"
 #include "runtime/server/worker.h"
 
 namespace inlet::runtime {
@@ -21,16 +21,6 @@ constexpr std::size_t kReadChunk = 64 * 1024;
 // discarding so the client sees the answer instead of a reset.
 constexpr auto kLingerTime = std::chrono::seconds(2);
 constexpr auto kDrainIdleGrace = std::chrono::milliseconds(500);
-
-void append_number(std::string& out, std::uint64_t value) {
-  char buf[24];
-  const auto result = std::to_chars(buf, buf + sizeof buf, value);
-  out.append(buf, result.ptr);
-}
-
-bool is_header_safe(std::string_view text) noexcept {
-  return text.find_first_of("\r\n") == std::string_view::npos;
-}
 
 }  // namespace
 
@@ -216,18 +206,23 @@ void Session::on_exchange_done(Exchange& exchange) noexcept {
   account(outcome.status, outcome.reject,
           outcome.reject ? std::string_view() : std::string_view(outcome.tracking_id, 32),
           exchange.finished_at());
-  const bool close = must_close();
+  Response response;
+  char accepted[50];
   if (outcome.reject) {
-    std::string body = "{\"detail\":\"";
-    append_json_escaped(body, outcome.detail);
-    body += "\"}";
-    write_response(outcome.status, body, close, false, describe(*outcome.reject).retry_after, &outcome.headers);
+    response = response_for(*outcome.reject);
+    response.status = outcome.status;  // the authenticator may have chosen it
+    response_body_.clear();
+    append_detail(response_body_, outcome.detail);
+    response.body = response_body_;
+    response.extra_headers = outcome.headers;
   } else {
-    char body[64] = "{\"tracking_id\":\"";
-    std::memcpy(body + 16, outcome.tracking_id, 32);
-    std::memcpy(body + 48, "\"}", 2);
-    write_response(200, std::string_view(body, 50), close, false, false, nullptr);
+    std::memcpy(accepted, "{\"tracking_id\":\"", 16);
+    std::memcpy(accepted + 16, outcome.tracking_id, 32);
+    std::memcpy(accepted + 48, "\"}", 2);
+    response.body = std::string_view(accepted, sizeof accepted);
   }
+  response.close = must_close();
+  send(response);
 }
 
 bool Session::must_close() const noexcept {
@@ -238,13 +233,13 @@ bool Session::must_close() const noexcept {
 }
 
 void Session::respond_reject(Reject reject, std::string_view detail, bool close) {
-  close = close || must_close();
-  const RejectInfo& info = describe(reject);
-  account(info.status, reject, {}, Clock::now());
-  std::string body = "{\"detail\":\"";
-  append_json_escaped(body, detail.empty() ? info.detail : detail);
-  body += "\"}";
-  write_response(info.status, body, close, reject == Reject::kMethodNotAllowed, info.retry_after, nullptr);
+  Response response = response_for(reject);
+  account(response.status, reject, {}, Clock::now());
+  response_body_.clear();
+  append_detail(response_body_, detail.empty() ? describe(reject).detail : detail);
+  response.body = response_body_;
+  response.close = close || must_close();
+  send(response);
 }
 
 void Session::account(int status, std::optional<Reject> reject, std::string_view tracking_id,
@@ -266,36 +261,10 @@ void Session::account(int status, std::optional<Reject> reject, std::string_view
                       {"client", client_host_}});
 }
 
-void Session::write_response(int status, std::string_view body, bool close, bool allow, bool retry_after,
-                             const std::vector<std::pair<std::string, std::string>>* extra) {
+void Session::send(const Response& response) {
   if (phase_ == Phase::kClosed) return;
-  out_.clear();
-  out_ += "HTTP/1.1 ";
-  append_number(out_, static_cast<std::uint64_t>(status));
-  out_ += ' ';
-  out_ += http::obsolete_reason(http::int_to_status(static_cast<unsigned>(status)));
-  out_ += "\r\nContent-Type: application/json\r\nContent-Length: ";
-  append_number(out_, body.size());
-  out_ += "\r\n";
-  if (close) out_ += "Connection: close\r\n";
-  if (allow) out_ += "Allow: POST\r\n";
-  if (retry_after) {
-    out_ += "Retry-After: ";
-    append_number(out_, kRetryAfterSeconds);
-    out_ += "\r\n";
-  }
-  if (extra != nullptr) {
-    for (const auto& [name, value] : *extra) {
-      if (name.empty() || !is_header_safe(name) || !is_header_safe(value)) continue;
-      out_ += name;
-      out_ += ": ";
-      out_ += value;
-      out_ += "\r\n";
-    }
-  }
-  out_ += "\r\n";
-  out_ += body;
-  close_after_write_ = close;
+  write_http(response, out_);
+  close_after_write_ = response.close;
   continue_after_write_ = false;
   phase_ = Phase::kWriting;
   deadline_ = Clock::now() + worker_.pipeline()->config->limits.body_timeout;

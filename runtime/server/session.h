@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/response.h"
 #include "runtime/server/pipeline.h"
 #include "runtime/server/request_head.h"
 
@@ -55,8 +56,7 @@ class Session final : public std::enable_shared_from_this<Session>, public Excha
   // Counts an answer (status, reject reason, total latency) and writes the sampled access log line.
   void account(int status, std::optional<Reject> reject, std::string_view tracking_id,
                Clock::time_point end) noexcept;
-  void write_response(int status, std::string_view body, bool close, bool allow, bool retry_after,
-                      const std::vector<std::pair<std::string, std::string>>* extra);
+  void send(const Response& response);
   void write_continue();
   void on_write(const boost::system::error_code& ec);
   void close();
@@ -69,6 +69,7 @@ class Session final : public std::enable_shared_from_this<Session>, public Excha
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   std::string body_storage_;  // the body string handed to each parser, reused for its capacity
   std::string out_;
+  std::string response_body_;  // a refusal's {"detail": ...}, reused
   std::vector<auth::Header> headers_;
   codecs::EncodingList encodings_;
   HeadScratch head_scratch_;

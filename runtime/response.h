@@ -1,0 +1,33 @@
+// One answer, described before it becomes bytes, and the one place that writes it: every answer
+// of the webhook listener (the session's 200s and rejects, the connection limit's 503) is a
+// Response, filled from the reject table (reject.h) for refusals. Plain functions; thread-safe.
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "runtime/reject.h"
+
+namespace inlet::runtime {
+
+struct Response {
+  int status = 200;
+  std::string_view body;  // JSON; not sent for a status that forbids a body (1xx, 204, 304)
+  bool close = false;     // Connection: close
+  bool allow_post = false;
+  bool retry_after = false;
+  std::span<const std::pair<std::string, std::string>> extra_headers;  // CR/LF-free ones only
+};
+
+// The status and headers the table gives `reject` (the body is the caller's: see append_detail).
+Response response_for(Reject reject) noexcept;
+
+// {"detail":"<detail, JSON-escaped>"}
+void append_detail(std::string& out, std::string_view detail);
+
+// Replaces `out` with the HTTP/1.1 bytes of `response`.
+void write_http(const Response& response, std::string& out);
+
+}  // namespace inlet::runtime
