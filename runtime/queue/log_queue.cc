@@ -83,9 +83,17 @@ class LogQueue final : public Queue {
   }
   std::string_view type() const noexcept override { return "log"; }
 
-  LogQueueStats stats() const noexcept {
-    return {records_.load(std::memory_order_relaxed), batches_.load(std::memory_order_relaxed),
-            syncs_.load(std::memory_order_relaxed), failed_.load(std::memory_order_relaxed)};
+  void counters(std::vector<QueueCounter>& out) const override {
+    out.push_back({"inlet_log_queue_records_total", "Records the log queue wrote and acknowledged.",
+                   records_.load(std::memory_order_relaxed)});
+    out.push_back({"inlet_log_queue_batches_total",
+                   "Group commits (one write round each); records/batches is the mean batch size.",
+                   batches_.load(std::memory_order_relaxed)});
+    out.push_back({"inlet_log_queue_syncs_total", "fdatasync calls (ack: fsync), segment rolls included.",
+                   syncs_.load(std::memory_order_relaxed)});
+    out.push_back({"inlet_log_queue_write_failures_total",
+                   "Records answered unavailable after a write or sync error.",
+                   failed_.load(std::memory_order_relaxed)});
   }
 
  private:
@@ -581,11 +589,6 @@ void LogQueue::enforce_retention() noexcept {
 
 std::unique_ptr<Queue> open_log_queue(const LogQueueOptions& options) {
   return std::make_unique<LogQueue>(options);
-}
-
-std::optional<LogQueueStats> log_queue_stats(const Queue& queue) {
-  if (const auto* log = dynamic_cast<const LogQueue*>(&queue)) return log->stats();
-  return std::nullopt;
 }
 
 }  // namespace inlet::runtime

@@ -42,19 +42,10 @@ struct LogQueueOptions {
 };
 
 // Counters of the writer thread, for benchmarks and /metrics.
-struct LogQueueStats {
-  std::uint64_t records = 0;  // written and called back kStored
-  std::uint64_t batches = 0;  // group commits (one writev round each)
-  std::uint64_t syncs = 0;    // fdatasync calls (ack: fsync), rolls included
-  std::uint64_t failed = 0;   // called back kUnavailable because of a write or sync error
-};
-
 // Opens (creating DIR if needed) and recovers the log; throws std::runtime_error with the path on
 // failure (start-up only).
 std::unique_ptr<Queue> open_log_queue(const LogQueueOptions& options);
 
-// The stats of a queue made by open_log_queue (nullopt for any other queue). Thread-safe.
-std::optional<LogQueueStats> log_queue_stats(const Queue& queue);
 
 // One stored record, as read back.
 struct LogRecord {

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 #include "runtime/message.h"
 
@@ -21,6 +22,14 @@ class StoreCallback {
 
  protected:
   ~StoreCallback() = default;
+};
+
+// One counter a queue reports on /metrics. The series are the queue type's own; the server renders
+// every queue's the same way, labelled by edge, and knows none of them.
+struct QueueCounter {
+  std::string_view name;  // "inlet_log_queue_records_total"
+  std::string_view help;
+  std::uint64_t value;
 };
 
 // Thread-safe: store() is called concurrently from every I/O thread. It must not block on I/O:
@@ -42,6 +51,18 @@ class Queue {
   // For /readyz: false while the queue cannot accept messages.
   virtual bool ready() const noexcept { return true; }
   virtual std::string_view type() const noexcept = 0;
+  // Appends this queue's counters, in the same order every time. Thread-safe.
+  virtual void counters(std::vector<QueueCounter>& out) const {}
 };
+
+// One counter of `queue` by name; 0 when the queue does not report it (tests, benchmarks).
+inline std::uint64_t counter_value(const Queue& queue, std::string_view name) {
+  std::vector<QueueCounter> counters;
+  queue.counters(counters);
+  for (const QueueCounter& c : counters) {
+    if (c.name == name) return c.value;
+  }
+  return 0;
+}
 
 }  // namespace inlet::runtime

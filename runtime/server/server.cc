@@ -14,7 +14,6 @@
 #include "runtime/log.h"
 #include "runtime/metrics.h"
 #include "runtime/response.h"
-#include "runtime/queue/log_queue.h"
 #include "runtime/server/admin_listener.h"
 #include "runtime/server/session.h"
 #include "runtime/server/worker.h"
@@ -352,32 +351,25 @@ struct Server::Impl {
                         std::string(edge.queue->type()) + "\"",
                     std::uint64_t{edge.queue->ready() ? 1u : 0u});
     }
-    struct Series {
-      std::string_view name;
-      std::string_view help;
-      std::uint64_t LogQueueStats::*field;
-    };
-    static constexpr Series kLogSeries[] = {
-        {"inlet_log_queue_records_total", "Records the log queue wrote and acknowledged.",
-         &LogQueueStats::records},
-        {"inlet_log_queue_batches_total",
-         "Group commits (one write round each); records/batches is the mean batch size.",
-         &LogQueueStats::batches},
-        {"inlet_log_queue_syncs_total", "fdatasync calls (ack: fsync), segment rolls included.",
-         &LogQueueStats::syncs},
-        {"inlet_log_queue_write_failures_total",
-         "Records answered unavailable after a write or sync error.", &LogQueueStats::failed},
-    };
-    std::vector<std::pair<std::string, LogQueueStats>> stats;
+    // Each queue's own counters (Queue::counters), one series per name, labelled by edge.
+    std::vector<std::pair<std::string, std::vector<QueueCounter>>> by_edge;
     for (const EdgeRoute& edge : pipeline->edges) {
-      if (const auto s = log_queue_stats(*edge.queue))
-        stats.emplace_back("edge=\"" + escape_label(edge.name) + "\"", *s);
+      auto& [labels, counters] = by_edge.emplace_back("edge=\"" + escape_label(edge.name) + "\"",
+                                                       std::vector<QueueCounter>{});
+      edge.queue->counters(counters);
     }
-    if (stats.empty()) return;
-    for (const Series& series : kLogSeries) {
-      append_metric_header(out, series.name, "counter", series.help);
-      for (const auto& [labels, s] : stats)
-        append_sample(out, series.name, labels, s.*series.field);
+    std::vector<std::string_view> rendered;
+    for (const auto& [_, counters] : by_edge) {
+      for (const QueueCounter& series : counters) {
+        if (std::find(rendered.begin(), rendered.end(), series.name) != rendered.end()) continue;
+        rendered.push_back(series.name);
+        append_metric_header(out, series.name, "counter", series.help);
+        for (const auto& [labels, others] : by_edge) {
+          for (const QueueCounter& c : others) {
+            if (c.name == series.name) append_sample(out, c.name, labels, c.value);
+          }
+        }
+      }
     }
   }
 

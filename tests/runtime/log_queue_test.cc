@@ -216,10 +216,8 @@ TEST(LogQueue, ConcurrentStoresFromEightThreadsAllReadBackWithDistinctOffsets) {
     ASSERT_EQ(statuses.size(), static_cast<std::size_t>(kPerThread));
     for (StoreStatus s : statuses) ASSERT_EQ(s, StoreStatus::kStored);
   }
-  const auto stats = log_queue_stats(*queue);
-  ASSERT_TRUE(stats);
-  EXPECT_EQ(stats->records, 10000u);
-  EXPECT_LT(stats->batches, 10000u);  // group commit happened
+  EXPECT_EQ(counter_value(*queue, "inlet_log_queue_records_total"), 10000u);
+  EXPECT_LT(counter_value(*queue, "inlet_log_queue_batches_total"), 10000u);  // group commit happened
   queue->close();
 
   const auto records = read_all(dir.path());
@@ -528,7 +526,7 @@ TEST(LogQueue, AWriteErrorAnswersUnavailableAndLaterWritesSucceedOnceTheDiskReco
   ASSERT_EQ(records.size(), 2u);
   EXPECT_EQ(records[1].offset, 1u);
   EXPECT_EQ(records[1].body, "{\"n\":1}");
-  EXPECT_EQ(log_queue_stats(*queue)->failed, 1u);
+  EXPECT_EQ(counter_value(*queue, "inlet_log_queue_write_failures_total"), 1u);
 }
 
 TEST(LogQueue, TheReaderSeesRecordsWhileTheWriterAppendsAndRolls) {
