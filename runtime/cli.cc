@@ -148,6 +148,50 @@ int check(const Args& args) {
   return 0;
 }
 
+// The -H options as headers; they view `args`. Returns the first option that is not
+// "Name: value", or "" when all are.
+std::string header_options(const Args& args, std::vector<auth::Header>& headers) {
+  for (const auto& [key, value] : args.options) {
+    if (key != "-H") continue;
+    const auto colon = value.find(':');
+    if (colon == std::string::npos) return value;
+    std::string_view field_value = std::string_view(value).substr(colon + 1);
+    while (!field_value.empty() && field_value.front() == ' ') field_value.remove_prefix(1);
+    headers.push_back({std::string_view(value).substr(0, colon), field_value});
+  }
+  return {};
+}
+
+// What an accepted request would emit: the user, the edges it matches, and the message as a
+// queue would store it (every attribute of the schema, then the body minified).
+void append_accepted(std::string& out, const Exchange& exchange) {
+  const Message& m = exchange.message();
+  out += ",\"user\":";
+  if (m.user.empty()) out += "null"; else append_json_string(out, m.user);
+  out += ",\"identity\":";
+  if (m.identity.empty()) out += "null"; else append_json_string(out, m.identity);
+  out += ",\"scopes\":";
+  append_scopes_json(out, m.scopes);
+  out += ",\"edges\":[";
+  const auto& edges = exchange.pipeline()->edges;
+  bool first = true;
+  for (std::size_t i = 0; i < edges.size(); ++i) {
+    if (!(exchange.edge_mask() & (std::uint64_t{1} << i))) continue;
+    if (!first) out += ',';
+    first = false;
+    append_json_string(out, edges[i].name);
+  }
+  out += "],\"message\":";
+  append_attributes_json(out, m);
+  out.pop_back();  // the closing brace: the body follows
+  std::string minified(m.body.size(), '\0');
+  std::size_t length = 0;
+  if (simdjson::minify(m.body.data(), m.body.size(), minified.data(), length) == simdjson::SUCCESS) {
+    minified.resize(length);
+  }
+  out += ",\"body\":" + minified + "}";
+}
+
 int test_request(const Args& args) {
   int exit_code = 0;
   auto config = load_or_report(args, exit_code);
@@ -161,20 +205,9 @@ int test_request(const Args& args) {
   }
   std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 
-  std::vector<std::string> header_storage;
   std::vector<auth::Header> headers;
-  for (const auto& [key, value] : args.options) {
-    if (key != "-H") continue;
-    const auto colon = value.find(':');
-    if (colon == std::string::npos) return usage_error("-H needs 'Name: value', got '" + value + "'");
-    header_storage.push_back(value);
-  }
-  for (const std::string& h : header_storage) {
-    const auto colon = h.find(':');
-    std::string_view name(h.data(), colon);
-    std::string_view value(h.data() + colon + 1, h.size() - colon - 1);
-    while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-    headers.push_back({name, value});
+  if (const std::string bad = header_options(args, headers); !bad.empty()) {
+    return usage_error("-H needs 'Name: value', got '" + bad + "'");
   }
   auth::AuthRequest lookup{.headers = headers};
   std::string content_type(lookup.header("content-type"));
@@ -224,36 +257,7 @@ int test_request(const Args& args) {
 
     const Outcome& outcome = exchange.outcome();
     answer(outcome.status, outcome.reject ? std::string_view(outcome.detail) : "ok");
-    if (!outcome.reject) {
-      const Message& m = exchange.message();
-      out += ",\"user\":";
-      if (m.user.empty()) out += "null"; else append_json_string(out, m.user);
-      out += ",\"identity\":";
-      if (m.identity.empty()) out += "null"; else append_json_string(out, m.identity);
-      out += ",\"scopes\":[";
-      for (std::size_t i = 0; i < m.scopes.size(); ++i) {
-        if (i) out += ',';
-        append_json_string(out, m.scopes[i]);
-      }
-      out += "],\"edges\":[";
-      bool first = true;
-      for (std::size_t i = 0; i < pipeline->edges.size(); ++i) {
-        if (!(exchange.edge_mask() & (std::uint64_t{1} << i))) continue;
-        if (!first) out += ',';
-        first = false;
-        append_json_string(out, pipeline->edges[i].name);
-      }
-      // The message as a queue would store it: every attribute of the schema, then the body.
-      out += "],\"message\":";
-      append_attributes_json(out, m);
-      out.pop_back();  // the closing brace: the body follows
-      std::string minified(m.body.size(), '\0');
-      std::size_t length = 0;
-      if (simdjson::minify(m.body.data(), m.body.size(), minified.data(), length) == simdjson::SUCCESS) {
-        minified.resize(length);
-      }
-      out += ",\"body\":" + minified + "}";
-    }
+    if (!outcome.reject) append_accepted(out, exchange);
     out += "}";
     std::cout << out << "\n";
     return outcome.status == 200 ? 0 : 1;
