@@ -59,6 +59,8 @@ def request_head_seeds():
         b"GET / HTTP/1.1\r\nHost: [::1]:8080\r\nConnection: close\r\n\r\n",
         b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip;q=\"a\\\"b\", chunked\r\n\r\n" + chunked,
         b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\xff\r\n\r\n" + chunked,
+        # once disagreed with the reference: a ';' and obs-text inside a quoted parameter value
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip1;q=\";\x8b a\\\"b\", chunked\r\n\r\n" + chunked,
         b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n  abc\r\n\r\n" + chunked,
         b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: deflate\r\nTransfer-Encoding: chunked\r\n\r\n",
         b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 8\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked,

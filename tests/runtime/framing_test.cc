@@ -45,6 +45,14 @@ TEST(Framing, CodingsBeforeChunkedAreNotImplemented) {
   EXPECT_EQ(describe(Reject::kTransferCodingNotImplemented).status, 501);
 }
 
+// Found by runtime_request_head_fuzz (the reference was wrong, inlet right): a ';' and obs-text
+// inside a quoted parameter value are part of the value, so this is a valid list whose first
+// coding inlet does not implement.
+TEST(Framing, SemicolonInsideAQuotedParameterIsPartOfTheValue) {
+  EXPECT_EQ(decide({"gzip1;q2T=\";\x8b\x8b a\\\"b\", chunked"}).reject, Reject::kTransferCodingNotImplemented);
+  EXPECT_EQ(decide({"gzip;q=\";\""}).reject, Reject::kBadFraming);  // final coding is gzip
+}
+
 TEST(Framing, ChunkedWithParametersIsRefused) {
   EXPECT_EQ(decide({"chunked;q=1"}).detail, "chunked takes no parameters");
 }
