@@ -73,23 +73,10 @@ std::optional<EncodingList> parse_content_encoding(std::string_view header) noex
     const std::size_t comma = header.find(',');
     const std::string_view item = trim(header.substr(0, comma));
     // RFC 9110 section 5.6.1: recipients accept empty list elements ("gzip, , br").
-    if (!item.empty()) {
-      Encoding encoding;
-      if (iequals(item, "gzip") || iequals(item, "x-gzip")) {
-        encoding = Encoding::kGzip;
-      } else if (iequals(item, "deflate")) {
-        encoding = Encoding::kDeflate;
-      } else if (iequals(item, "br")) {
-        encoding = Encoding::kBrotli;
-      } else if (iequals(item, "identity")) {
-        encoding = Encoding::kIdentity;
-      } else {
-        return std::nullopt;
-      }
-      if (encoding != Encoding::kIdentity) {
-        if (list.size == EncodingList::kMax) return std::nullopt;
-        list.items[list.size++] = encoding;
-      }
+    if (!item.empty() && !iequals(item, "identity")) {
+      const Coding* coding = find_coding(item);
+      if (coding == nullptr || list.size == EncodingList::kMax) return std::nullopt;
+      list.items[list.size++] = coding;
     }
     if (comma == std::string_view::npos) break;
     header.remove_prefix(comma + 1);

@@ -3,9 +3,11 @@
 #pragma once
 
 #include <array>
-#include <cstdint>
+#include <cstddef>
 #include <optional>
 #include <string_view>
+
+#include "codecs/codings.h"
 
 namespace inlet::codecs {
 
@@ -16,17 +18,15 @@ bool iequals(std::string_view a, std::string_view b) noexcept;
 // parameters (`; charset=utf-8`). Whitespace around the media type is allowed.
 bool is_json_media_type(std::string_view content_type) noexcept;
 
-enum class Encoding : std::uint8_t { kIdentity, kGzip, kDeflate, kBrotli };
-
 // The codings of a Content-Encoding header, in the order the sender applied them.
 struct EncodingList {
   static constexpr std::size_t kMax = 4;
-  std::array<Encoding, kMax> items{};
+  std::array<const Coding*, kMax> items{};
   std::size_t size = 0;
 };
 
-// Parses `gzip`, `x-gzip`, `deflate`, `br`, `identity` (case-insensitive) and comma-separated
-// lists of them. `identity` entries are dropped. nullopt: an unknown coding or more than kMax.
+// Parses a comma-separated list of the codings of codings.h and `identity` (case-insensitive).
+// `identity` entries are dropped. nullopt: an unknown coding or more than kMax.
 std::optional<EncodingList> parse_content_encoding(std::string_view header) noexcept;
 
 }  // namespace inlet::codecs

@@ -1,4 +1,4 @@
-// Streaming content decoders (gzip, deflate, brotli) with a hard limit on decoded size.
+// Streaming content decoders with a hard limit on decoded size; the codings are in codings.h.
 // A Decoder is reusable across requests and is not thread-safe: keep one per I/O thread.
 #pragma once
 
@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "codecs/content_type.h"
 
@@ -28,13 +29,8 @@ class Decoder {
   }
 };
 
-// kGzip: gzip members (RFC 1952); several concatenated members are decoded as one body, like
-// `gzip -d` does. kDeflate: zlib-wrapped data (RFC 1950) or, when the first two bytes are not a
-// zlib header, a raw deflate stream (RFC 1951). kBrotli: RFC 7932. kIdentity: a copy.
-std::unique_ptr<Decoder> make_decoder(Encoding encoding);
-
-// Undoes a list of encodings (last applied is undone first). Owns one decoder per coding and a
-// scratch buffer, reused across calls. Not thread-safe.
+// Undoes a list of encodings (last applied is undone first). Owns one decoder per coding (made on
+// first use) and a scratch buffer, reused across calls. Not thread-safe.
 class BodyDecoder {
  public:
   BodyDecoder();
@@ -47,7 +43,9 @@ class BodyDecoder {
                       std::size_t limit, std::size_t padding);
 
  private:
-  std::unique_ptr<Decoder> decoders_[4];
+  Decoder& decoder_for(const Coding& coding);
+
+  std::vector<std::unique_ptr<Decoder>> decoders_;  // by index in codings()
   std::string scratch_;
 };
 

@@ -10,7 +10,7 @@ constexpr std::array<RejectInfo, static_cast<std::size_t>(Reject::kCount)> kTabl
     {405, "method_not_allowed", "method not allowed: use POST", false},
     {431, "headers_too_large", "request headers too large", false},
     {415, "unsupported_media_type", "unsupported media type: use application/json or */*+json", false},
-    {415, "unsupported_encoding", "unsupported content encoding: use gzip, deflate, br or identity", false},
+    {415, "unsupported_encoding", "unsupported content encoding: use identity or one that Accept-Encoding lists", false},
     {413, "body_too_large", "request body too large", false},
     {400, "bad_encoding", "body does not decode with its Content-Encoding", false},
     {413, "decoded_too_large", "decoded body too large", false},

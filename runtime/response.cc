@@ -3,6 +3,7 @@
 #include <boost/beast/http/status.hpp>
 #include <charconv>
 
+#include "codecs/codings.h"
 #include "runtime/log.h"
 
 namespace inlet::runtime {
@@ -28,6 +29,7 @@ Response response_for(Reject reject) noexcept {
   Response response;
   response.status = info.status;
   response.allow_post = reject == Reject::kMethodNotAllowed;
+  response.accept_encoding = reject == Reject::kUnsupportedEncoding;
   response.retry_after = info.retry_after;
   return response;
 }
@@ -54,6 +56,11 @@ void write_http(const Response& response, std::string& out) {
   }
   if (response.close) out += "Connection: close\r\n";
   if (response.allow_post) out += "Allow: POST\r\n";
+  if (response.accept_encoding) {
+    out += "Accept-Encoding: ";
+    out += codecs::accept_encoding_value();
+    out += "\r\n";
+  }
   if (response.retry_after) {
     out += "Retry-After: ";
     append_number(out, kRetryAfterSeconds);

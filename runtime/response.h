@@ -17,6 +17,7 @@ struct Response {
   std::string_view body;  // JSON; not sent for a status that forbids a body (1xx, 204, 304)
   bool close = false;     // Connection: close
   bool allow_post = false;
+  bool accept_encoding = false;  // the codings inlet decodes (RFC 9110 §12.5.3), for a 415
   bool retry_after = false;
   std::span<const std::pair<std::string, std::string>> extra_headers;  // CR/LF-free ones only
 };

@@ -1,9 +1,10 @@
-// Shared by the codecs tests: the payloads and reference encoders (zlib, brotli) that make
+// Shared by the codecs tests: the payloads and reference encoders (zlib, brotli, zstd) that make
 // the compressed inputs.
 #pragma once
 
 #include <brotli/encode.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -58,7 +59,6 @@ inline std::string brotli(std::string_view data, int quality = 5) {
   return out;
 }
 
-// Streams `size` zero bytes through an encoder without holding them: a decompression bomb.
 // A deflate bomb: `size` zero bytes (a multiple of 1 MiB) in about size/1000 bytes, without
 // compressing them all. Z_RLE blocks refer only to the previous byte, so the block that encodes
 // one MiB of zeros after a sync flush is valid again after itself and can be repeated.
@@ -135,6 +135,56 @@ inline std::string brotli_zeros(std::size_t size) {
     if (left == 0 && BrotliEncoderIsFinished(state)) break;
   }
   BrotliEncoderDestroyInstance(state);
+  return out;
+}
+
+// A zstd frame with a checksum, as the zstd CLI writes. window_log 0 leaves the level's window;
+// declare_size false leaves the decoded size out of the frame header, as a streaming sender does.
+inline std::string zstd(std::string_view data, int window_log = 0, bool declare_size = true) {
+  ZSTD_CCtx* context = ZSTD_createCCtx();
+  ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, 3);
+  ZSTD_CCtx_setParameter(context, ZSTD_c_checksumFlag, 1);
+  ZSTD_CCtx_setParameter(context, ZSTD_c_contentSizeFlag, declare_size ? 1 : 0);
+  if (window_log != 0) ZSTD_CCtx_setParameter(context, ZSTD_c_windowLog, window_log);
+  std::string out(ZSTD_compressBound(data.size()), '\0');
+  std::size_t size;
+  if (declare_size) {
+    size = ZSTD_compress2(context, out.data(), out.size(), data.data(), data.size());
+  } else {
+    ZSTD_inBuffer in{data.data(), data.size(), 0};
+    ZSTD_outBuffer buffer{out.data(), out.size(), 0};
+    size = ZSTD_compressStream2(context, &buffer, &in, ZSTD_e_end);
+    size = ZSTD_isError(size) ? size : buffer.pos;
+  }
+  ZSTD_freeCCtx(context);
+  if (ZSTD_isError(size)) throw std::runtime_error(ZSTD_getErrorName(size));
+  out.resize(size);
+  return out;
+}
+
+// A zstd bomb: `size` zero bytes streamed through the encoder (they become run-length blocks),
+// with no decoded size in the header, so the decoder learns the size only by decoding.
+inline std::string zstd_zeros(std::size_t size) {
+  ZSTD_CCtx* context = ZSTD_createCCtx();
+  ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, 1);
+  const std::string zeros(1 << 20, '\0');
+  std::string out;
+  std::string chunk(ZSTD_CStreamOutSize(), '\0');
+  std::size_t left = size;
+  while (true) {
+    const std::size_t n = std::min(left, zeros.size());
+    left -= n;
+    ZSTD_inBuffer in{zeros.data(), n, 0};
+    const ZSTD_EndDirective mode = left == 0 ? ZSTD_e_end : ZSTD_e_continue;
+    std::size_t remaining;
+    do {
+      ZSTD_outBuffer buffer{chunk.data(), chunk.size(), 0};
+      remaining = ZSTD_compressStream2(context, &buffer, &in, mode);
+      out.append(chunk.data(), buffer.pos);
+    } while (mode == ZSTD_e_end ? remaining != 0 : in.pos < in.size);
+    if (left == 0) break;
+  }
+  ZSTD_freeCCtx(context);
   return out;
 }
 

@@ -55,29 +55,36 @@ TEST(IsJsonMediaType, RejectsEverythingElse) {
   }
 }
 
-std::vector<Encoding> items(const EncodingList& list) {
-  return {list.items.begin(), list.items.begin() + list.size};
+using Names = std::vector<std::string_view>;
+
+// The registry names of the parsed codings.
+Names items(const EncodingList& list) {
+  Names names;
+  for (std::size_t i = 0; i < list.size; ++i) names.push_back(list.items[i]->name);
+  return names;
 }
 
 TEST(ParseContentEncoding, ReadsSingleCodingsCaseInsensitively) {
   struct Case {
     const char* header;
-    std::vector<Encoding> expected;
+    Names expected;
   };
   const Case cases[] = {
       {"", {}},
       {"   ", {}},
       {"identity", {}},
       {"IDENTITY", {}},
-      {"gzip", {Encoding::kGzip}},
-      {"GZip", {Encoding::kGzip}},
-      {"x-gzip", {Encoding::kGzip}},
-      {"X-Gzip", {Encoding::kGzip}},
-      {"deflate", {Encoding::kDeflate}},
-      {"Deflate", {Encoding::kDeflate}},
-      {"br", {Encoding::kBrotli}},
-      {"BR", {Encoding::kBrotli}},
-      {" gzip\t", {Encoding::kGzip}},
+      {"gzip", {"gzip"}},
+      {"GZip", {"gzip"}},
+      {"x-gzip", {"gzip"}},
+      {"X-Gzip", {"gzip"}},
+      {"deflate", {"deflate"}},
+      {"Deflate", {"deflate"}},
+      {"br", {"br"}},
+      {"BR", {"br"}},
+      {" gzip\t", {"gzip"}},
+      {"zstd", {"zstd"}},
+      {"ZStd", {"zstd"}},
   };
   for (const Case& c : cases) {
     const auto parsed = parse_content_encoding(c.header);
@@ -88,22 +95,22 @@ TEST(ParseContentEncoding, ReadsSingleCodingsCaseInsensitively) {
 
 TEST(ParseContentEncoding, KeepsListsInTheOrderTheyWereApplied) {
   EXPECT_EQ(items(*parse_content_encoding("gzip, br")),
-            (std::vector{Encoding::kGzip, Encoding::kBrotli}));
+            (Names{"gzip", "br"}));
   EXPECT_EQ(items(*parse_content_encoding("br,gzip")),
-            (std::vector{Encoding::kBrotli, Encoding::kGzip}));
+            (Names{"br", "gzip"}));
   EXPECT_EQ(items(*parse_content_encoding("deflate ,\tgzip , br")),
-            (std::vector{Encoding::kDeflate, Encoding::kGzip, Encoding::kBrotli}));
+            (Names{"deflate", "gzip", "br"}));
   EXPECT_EQ(items(*parse_content_encoding("identity, gzip, identity")),
-            (std::vector{Encoding::kGzip}));
+            (Names{"gzip"}));
   // RFC 9110 5.6.1: empty list elements are ignored.
   EXPECT_EQ(items(*parse_content_encoding("gzip,, br,")),
-            (std::vector{Encoding::kGzip, Encoding::kBrotli}));
+            (Names{"gzip", "br"}));
   EXPECT_EQ(parse_content_encoding("gzip, gzip, gzip, gzip")->size, 4u);
 }
 
 TEST(ParseContentEncoding, RejectsUnknownCodingsAndLongLists) {
   for (const char* header :
-       {"compress", "zstd", "gzip, zstd", "gzip br", "gzip;q=1", "gzi", "gzipx", "x-deflate",
+       {"compress", "x-compress", "gzip, compress", "gzip br", "zstd;level=3", "x-zstd", "gzip;q=1", "gzi", "gzipx", "x-deflate",
         "brotli", "*", "gzip, gzip, gzip, gzip, gzip", "br, br, br, br, br, identity"}) {
     EXPECT_FALSE(parse_content_encoding(header).has_value()) << header;
   }

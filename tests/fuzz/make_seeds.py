@@ -20,6 +20,10 @@ try:
     import brotli
 except ImportError:  # python3-brotli is in deploy/packages-test.txt; without it, no br seeds
     brotli = None
+try:
+    import zstandard
+except ImportError:  # python3-zstandard is in deploy/packages-test.txt; without it, no zstd seeds
+    zstandard = None
 
 
 def small_payloads():
@@ -32,13 +36,20 @@ def raw_deflate(data):
 
 
 def decoder_seeds():
-    # The target's first byte picks the codings: 0 gzip, 1 deflate, 2 br; bit 7 adds a second.
+    # The target's first byte picks the codings (codecs/codings.cc's order): byte % 4 is the first
+    # applied, 0 gzip, 1 deflate, 2 br, 3 zstd; with bit 7 set, (byte >> 3) % 4 is applied on top.
+    def two(first, second):
+        return bytes([0x80 | (second << 3) | first])
+
     seeds = []
     for body in small_payloads()[:8]:
         seeds += [b"\x00" + gzip.compress(body, mtime=0), b"\x01" + zlib.compress(body), b"\x01" + raw_deflate(body)]
         if brotli:
             seeds.append(b"\x02" + brotli.compress(body))
-            seeds.append(bytes([0x80 | (1 << 2) | 2]) + brotli.compress(zlib.compress(body)))
+            seeds.append(two(1, 2) + brotli.compress(zlib.compress(body)))
+        if zstandard:
+            seeds.append(b"\x03" + zstandard.ZstdCompressor(write_checksum=True).compress(body))
+            seeds.append(two(0, 3) + zstandard.ZstdCompressor().compress(gzip.compress(body, mtime=0)))
     seeds.append(b"\x00" + gzip.compress(b"\x00" * 200000, mtime=0))  # past the target's limit
     return seeds
 
