@@ -130,10 +130,62 @@ std::uint16_t MetricsRegistry::edge_slot(std::string_view name) {
   return static_cast<std::uint16_t>(edge_names_.size() - 1);
 }
 
-void MetricsRegistry::render(std::string& out) const {
-  std::lock_guard lock(mu_);
-  const auto& w = workers_;
+namespace {
 
+// The plain counters of WorkerMetrics, summed over the workers: one row each.
+struct CounterRow {
+  std::string_view name;
+  std::string_view help;
+  LocalCounter WorkerMetrics::*member;
+};
+constexpr CounterRow kCounters[] = {
+    {"inlet_received_bytes_total", "Bytes read from client connections, heads included.",
+     &WorkerMetrics::received_bytes},
+    {"inlet_body_bytes_total", "Request body bytes as sent (before Content-Encoding).",
+     &WorkerMetrics::body_bytes},
+    {"inlet_decoded_bytes_total", "Request body bytes after Content-Encoding.",
+     &WorkerMetrics::decoded_bytes},
+    {"inlet_connections_accepted_total", "Client connections accepted.",
+     &WorkerMetrics::connections_accepted},
+    {"inlet_unrouted_total", "Authenticated messages that matched no edge.",
+     &WorkerMetrics::unrouted},
+    {"inlet_access_log_lines_total", "Sampled access log lines written.",
+     &WorkerMetrics::access_logged},
+};
+
+// The per-edge counters: a family may take several rows, told apart by an extra label.
+struct EdgeCounterRow {
+  std::string_view name;
+  std::string_view help;   // empty: the family's header came with an earlier row
+  std::string_view label;  // `reason="full"`, or empty
+  LocalCounter EdgeMetrics::*member;
+};
+constexpr EdgeCounterRow kEdgeCounters[] = {
+    {"inlet_edge_stored_total", "Messages an edge acknowledged.", "", &EdgeMetrics::stored},
+    {"inlet_edge_failed_total",
+     "Messages an edge refused: full (in-flight budget) or unavailable (down past its retry "
+     "budget).",
+     "reason=\"full\"", &EdgeMetrics::full},
+    {"inlet_edge_failed_total", "", "reason=\"unavailable\"", &EdgeMetrics::unavailable},
+};
+
+using Workers = std::vector<const WorkerMetrics*>;
+
+// A counter family with one series per index of a per-worker array, labelled `key="<name>"`.
+template <class Name, class Get>
+void append_indexed(std::string& out, std::string_view family, std::string_view help,
+                    std::string_view key, std::size_t count, const Workers& w, Name name_of,
+                    Get get) {
+  append_metric_header(out, family, "counter", help);
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::string_view name = name_of(i);
+    if (name.empty()) continue;
+    append_sample(out, family, std::string(key) + "=\"" + std::string(name) + "\"",
+                  sum(w, [&](const WorkerMetrics& m) { return get(m, i); }));
+  }
+}
+
+void append_request_families(std::string& out, const Workers& w) {
   append_metric_header(out, "inlet_requests_total", "counter", "Answers sent, by HTTP status.");
   for (std::size_t status = 0; status < WorkerMetrics::kStatuses; ++status) {
     const std::uint64_t n =
@@ -144,40 +196,25 @@ void MetricsRegistry::render(std::string& out) const {
     labels += '"';
     append_sample(out, "inlet_requests_total", labels, n);
   }
-
-  append_metric_header(out, "inlet_rejects_total", "counter", "Refused requests, by reason.");
-  for (std::size_t r = 0; r < static_cast<std::size_t>(Reject::kCount); ++r) {
-    const std::uint64_t n = sum(w, [&](const WorkerMetrics& m) { return m.rejects[r].get(); });
-    append_sample(out, "inlet_rejects_total",
-                  "reason=\"" + std::string(describe(static_cast<Reject>(r)).label) + "\"", n);
+  append_indexed(
+      out, "inlet_rejects_total", "Refused requests, by reason.", "reason",
+      static_cast<std::size_t>(Reject::kCount), w,
+      [](std::size_t r) { return describe(static_cast<Reject>(r)).label; },
+      [](const WorkerMetrics& m, std::size_t r) { return m.rejects[r].get(); });
+  append_indexed(
+      out, "inlet_authenticator_results_total",
+      "Authenticator chain outcomes (timeout: the authenticator ran past timeout_ms).", "result",
+      kAuthResultNames.size(), w, [](std::size_t r) { return kAuthResultNames[r]; },
+      [](const WorkerMetrics& m, std::size_t r) { return m.auth_results[r].get(); });
+  for (const CounterRow& row : kCounters) {
+    append_metric_header(out, row.name, "counter", row.help);
+    append_sample(out, row.name, {}, sum(w, [&](const WorkerMetrics& m) {
+                    return (m.*row.member).get();
+                  }));
   }
+}
 
-  append_metric_header(
-      out, "inlet_authenticator_results_total", "counter",
-      "Authenticator chain outcomes (timeout: the authenticator ran past timeout_ms).");
-  for (std::size_t r = 0; r < kAuthResultNames.size(); ++r) {
-    const std::uint64_t n = sum(w, [&](const WorkerMetrics& m) { return m.auth_results[r].get(); });
-    append_sample(out, "inlet_authenticator_results_total",
-                  "result=\"" + std::string(kAuthResultNames[r]) + "\"", n);
-  }
-
-  const auto counter = [&](std::string_view name, std::string_view help, auto get) {
-    append_metric_header(out, name, "counter", help);
-    append_sample(out, name, {}, sum(w, get));
-  };
-  counter("inlet_received_bytes_total", "Bytes read from client connections, heads included.",
-          [](const WorkerMetrics& m) { return m.received_bytes.get(); });
-  counter("inlet_body_bytes_total", "Request body bytes as sent (before Content-Encoding).",
-          [](const WorkerMetrics& m) { return m.body_bytes.get(); });
-  counter("inlet_decoded_bytes_total", "Request body bytes after Content-Encoding.",
-          [](const WorkerMetrics& m) { return m.decoded_bytes.get(); });
-  counter("inlet_connections_accepted_total", "Client connections accepted.",
-          [](const WorkerMetrics& m) { return m.connections_accepted.get(); });
-  counter("inlet_unrouted_total", "Authenticated messages that matched no edge.",
-          [](const WorkerMetrics& m) { return m.unrouted.get(); });
-  counter("inlet_access_log_lines_total", "Sampled access log lines written.",
-          [](const WorkerMetrics& m) { return m.access_logged.get(); });
-
+void append_stage_histograms(std::string& out, const Workers& w) {
   append_metric_header(out, "inlet_stage_duration_seconds", "histogram",
                        "Time per request stage: read (first byte to body complete), decode (and "
                        "validate), authenticate, enqueue (store to every edge's ack).");
@@ -192,26 +229,22 @@ void MetricsRegistry::render(std::string& out) const {
                    [](const WorkerMetrics& m) -> const LatencyHistogram& {
                      return m.stages[static_cast<std::size_t>(Stage::kTotal)];
                    });
+}
 
-  append_metric_header(out, "inlet_edge_stored_total", "counter", "Messages an edge acknowledged.");
-  for (std::size_t e = 0; e < edge_names_.size(); ++e) {
-    append_sample(out, "inlet_edge_stored_total", "edge=\"" + escape_label(edge_names_[e]) + "\"",
-                  sum(w, [&](const WorkerMetrics& m) { return m.edges[e].stored.get(); }));
-  }
-  append_metric_header(
-      out, "inlet_edge_failed_total", "counter",
-      "Messages an edge refused: full (in-flight budget) or unavailable (down past "
-      "its retry budget).");
-  for (std::size_t e = 0; e < edge_names_.size(); ++e) {
-    const std::string edge = "edge=\"" + escape_label(edge_names_[e]) + "\"";
-    append_sample(out, "inlet_edge_failed_total", edge + ",reason=\"full\"",
-                  sum(w, [&](const WorkerMetrics& m) { return m.edges[e].full.get(); }));
-    append_sample(out, "inlet_edge_failed_total", edge + ",reason=\"unavailable\"",
-                  sum(w, [&](const WorkerMetrics& m) { return m.edges[e].unavailable.get(); }));
+void append_edge_families(std::string& out, const Workers& w,
+                          const std::vector<std::string>& edge_names) {
+  std::vector<std::string> edges;  // `edge="<name>"` by slot
+  for (const std::string& name : edge_names) edges.push_back("edge=\"" + escape_label(name) + "\"");
+  for (const EdgeCounterRow& row : kEdgeCounters) {
+    if (!row.help.empty()) append_metric_header(out, row.name, "counter", row.help);
+    for (std::size_t e = 0; e < edges.size(); ++e) {
+      append_sample(out, row.name, row.label.empty() ? edges[e] : edges[e] + "," + std::string(row.label),
+                    sum(w, [&](const WorkerMetrics& m) { return (m.edges[e].*row.member).get(); }));
+    }
   }
   append_metric_header(out, "inlet_edge_in_flight", "gauge",
                        "Messages handed to an edge and not yet acknowledged.");
-  for (std::size_t e = 0; e < edge_names_.size(); ++e) {
+  for (std::size_t e = 0; e < edges.size(); ++e) {
     // Read the completions first: a store that completes between the two reads then shows as in
     // flight rather than as a negative count.
     const std::uint64_t done = sum(w, [&](const WorkerMetrics& m) {
@@ -219,20 +252,27 @@ void MetricsRegistry::render(std::string& out) const {
     });
     const std::uint64_t sent =
         sum(w, [&](const WorkerMetrics& m) { return m.edges[e].sent.get(); });
-    append_sample(out, "inlet_edge_in_flight", "edge=\"" + escape_label(edge_names_[e]) + "\"",
-                  sent > done ? sent - done : 0);
+    append_sample(out, "inlet_edge_in_flight", edges[e], sent > done ? sent - done : 0);
   }
   append_metric_header(
       out, "inlet_edge_store_duration_seconds", "histogram",
       "Time from a message's store to the edge's acknowledgement (group-commit wait "
       "included).");
-  for (std::size_t e = 0; e < edge_names_.size(); ++e) {
-    append_histogram(out, "inlet_edge_store_duration_seconds",
-                     "edge=\"" + escape_label(edge_names_[e]) + "\"", w,
+  for (std::size_t e = 0; e < edges.size(); ++e) {
+    append_histogram(out, "inlet_edge_store_duration_seconds", edges[e], w,
                      [&](const WorkerMetrics& m) -> const LatencyHistogram& {
                        return m.edges[e].store_latency;
                      });
   }
+}
+
+}  // namespace
+
+void MetricsRegistry::render(std::string& out) const {
+  std::lock_guard lock(mu_);
+  append_request_families(out, workers_);
+  append_stage_histograms(out, workers_);
+  append_edge_families(out, workers_, edge_names_);
 }
 
 }  // namespace inlet::runtime
