@@ -209,7 +209,8 @@ int test_request(const Args& args) {
   if (const std::string bad = header_options(args, headers); !bad.empty()) {
     return usage_error("-H needs 'Name: value', got '" + bad + "'");
   }
-  auth::AuthRequest lookup{.headers = headers};
+  auth::AuthRequest lookup;
+  lookup.headers = headers;
   std::string content_type(lookup.header("content-type"));
   if (content_type.empty()) {
     content_type = "application/json";

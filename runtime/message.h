@@ -23,6 +23,9 @@ struct Message {
   std::string_view user;
   std::string_view identity;
   std::span<const std::string> scopes;
+  // The partition key, for the one edge being stored to whose queue orders by key (QueueSpec::key):
+  // the value at its path; empty when the path is missing, or the edge has none. Not an attribute.
+  std::string_view key;
 };
 
 struct TextAttribute {

@@ -1,91 +1,18 @@
 #include "runtime/config/filter_config.h"
 
-#include <charconv>
-#include <cmath>
-#include <limits>
-#include <optional>
 #include <stdexcept>
+
+#include "runtime/config/yaml_scalar.h"
 
 namespace inlet::runtime {
 namespace {
 
-template <typename T>
-bool parse_whole(std::string_view text, T& out, int base = 10) {
-  const char* end = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(text.data(), end, out, base);
-  return ec == std::errc() && ptr == end;
-}
-
-bool parse_double(std::string_view text, double& out) {
-  const char* end = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(text.data(), end, out, std::chars_format::general);
-  return ec == std::errc() && ptr == end && std::isfinite(out);
-}
-
-std::optional<Scalar> plain_number(std::string_view text) {
-  Scalar v;
-  std::string_view digits = text;
-  bool negative = false;
-  if (!digits.empty() && (digits[0] == '+' || digits[0] == '-')) {
-    negative = digits[0] == '-';
-    digits.remove_prefix(1);
-  }
-  if (digits.empty()) return std::nullopt;
-  int base = 10;
-  if (digits.size() > 2 && digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'o')) {
-    base = digits[1] == 'x' ? 16 : 8;
-    digits.remove_prefix(2);
-  }
-  std::uint64_t magnitude = 0;
-  if (parse_whole(digits, magnitude, base)) {
-    if (!negative &&
-        magnitude > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-      v.kind = Scalar::Kind::kUint;
-      v.u = magnitude;
-      return v;
-    }
-    if (negative &&
-        magnitude > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) + 1) {
-      return std::nullopt;
-    }
-    v.kind = Scalar::Kind::kInt;
-    v.i =
-        negative ? static_cast<std::int64_t>(0 - magnitude) : static_cast<std::int64_t>(magnitude);
-    return v;
-  }
-  if (base != 10) return std::nullopt;
-  // from_chars rejects a leading '+', so parse the unsigned part and apply the sign.
-  if (parse_double(digits, v.d) && digits.find_first_of("0123456789") != std::string_view::npos) {
-    if (negative) v.d = -v.d;
-    v.kind = Scalar::Kind::kDouble;
-    return v;
-  }
-  return std::nullopt;
-}
-
 Scalar read_scalar(const YAML::Node& node, const std::string& path) {
-  if (!node.IsDefined() || node.IsNull()) return Scalar{};
-  if (!node.IsScalar()) {
+  if (node.IsDefined() && !node.IsNull() && !node.IsScalar()) {
     throw ConfigError(path, "must be a JSON scalar (string, number, boolean or null)",
                       line_of(node));
   }
-  Scalar v;
-  const std::string& text = node.Scalar();
-  if (node.Tag() == "!") {  // quoted: always a string
-    v.kind = Scalar::Kind::kString;
-    v.s = text;
-    return v;
-  }
-  if (text == "true" || text == "True" || text == "TRUE" || text == "false" || text == "False" ||
-      text == "FALSE") {
-    v.kind = Scalar::Kind::kBool;
-    v.b = text[0] == 't' || text[0] == 'T';
-    return v;
-  }
-  if (auto number = plain_number(text)) return *number;
-  v.kind = Scalar::Kind::kString;
-  v.s = text;
-  return v;
+  return resolve_scalar(node);
 }
 
 const std::vector<std::string> kOperators = {

@@ -13,8 +13,7 @@ namespace inlet::runtime {
 // Compiles `json_key_equals: {key, value}`, `json_key_in: {key, values}`, `json_key_exists: key`,
 // `all: [...]`, `any: [...]`, `not: {...}`. Throws ConfigError with the key path.
 //
-// Values are YAML scalars read as JSON: a quoted scalar is a string; a plain one is null (`null`,
-// `~`, empty), a boolean (`true`/`false`), a number (`3`, `3.0`, `1e3`, `0x1f`), else a string.
+// Values are YAML scalars typed as JSON by config/yaml_scalar.h's rule.
 std::unique_ptr<Filter> compile_filter(ConfigMap& filter);
 
 // A KeyPath, or ConfigError(config_path, why) when `dotted` is not one.

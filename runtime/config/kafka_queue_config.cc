@@ -1,8 +1,8 @@
 #include <librdkafka/rdkafka.h>
 
+#include "runtime/config/filter_config.h"
 #include "runtime/config/node_config.h"
 #include "runtime/queue/kafka_queue.h"
-#include "runtime/config/filter_config.h"
 
 namespace inlet::runtime {
 
@@ -11,8 +11,10 @@ QueueSpec parse_kafka_queue(ConfigMap& queue) {
   KafkaQueueOptions options;
   options.brokers = queue.required_string("brokers");
   options.topic = queue.required_string("topic");
-  options.key = queue.string("key", "");
-  if (queue.has("key")) key_path_at(options.key, queue.path_of("key"));  // validates the path
+  std::shared_ptr<const KeyPath> key;
+  if (queue.has("key")) {
+    key = std::make_shared<const KeyPath>(key_path_at(queue.string("key", ""), queue.path_of("key")));
+  }
   options.max_in_flight =
       static_cast<std::uint32_t>(queue.integer("max_in_flight", options.max_in_flight, 1, 1000000));
   options.delivery_timeout_ms = static_cast<std::uint32_t>(
@@ -35,7 +37,7 @@ QueueSpec parse_kafka_queue(ConfigMap& queue) {
   }
   rd_kafka_conf_destroy(conf);
   queue.finish();
-  return QueueSpec{"kafka", [options] { return open_kafka_queue(options); }};
+  return QueueSpec{"kafka", [options] { return open_kafka_queue(options); }, {}, key};
 }
 
 }  // namespace inlet::runtime

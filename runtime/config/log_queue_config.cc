@@ -29,7 +29,7 @@ QueueSpec parse_log_queue(ConfigMap& queue) {
   options.max_in_flight =
       static_cast<std::uint32_t>(queue.integer("max_in_flight", options.max_in_flight, 1, 1000000));
   queue.finish();
-  return QueueSpec{"log", [options] { return open_log_queue(options); }};
+  return QueueSpec{"log", [options] { return open_log_queue(options); }, {}, nullptr};
 }
 
 }  // namespace inlet::runtime

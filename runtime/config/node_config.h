@@ -35,6 +35,9 @@ struct QueueSpec {
   // The queue's settings as written (YAML), so that a reload can tell whether an edge's queue
   // changed. May hold secrets: never log it.
   std::string fingerprint;
+  // For a queue that keeps the order of one key's messages (kafka's `key:`): where the key is in
+  // the body. The pipeline evaluates it on the parsed body it already has (Message::key).
+  std::shared_ptr<const KeyPath> key;
 };
 
 struct EdgeConfig {

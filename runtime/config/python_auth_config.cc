@@ -1,11 +1,9 @@
 // The `authenticator:` section: where the Python function comes from and how it runs.
-#include <cmath>
-#include <cstdlib>
 #include <fstream>
-#include <regex>
 
 #include "python/python_authenticator.h"
 #include "runtime/config/node_config.h"
+#include "runtime/config/yaml_scalar.h"
 #include "runtime/log.h"
 
 namespace inlet::runtime {
@@ -14,57 +12,6 @@ namespace {
 
 constexpr std::int64_t kMaxTimeoutMs = 600000;
 
-// Plain scalars resolved with the YAML 1.2 core schema; quoted scalars stay strings.
-void append_scalar(std::string& out, const YAML::Node& node) {
-  const std::string& text = node.Scalar();
-  if (node.Tag() != "!") {
-    static const std::regex kNull("~|null|Null|NULL|");
-    static const std::regex kTrue("true|True|TRUE");
-    static const std::regex kFalse("false|False|FALSE");
-    static const std::regex kJsonNumber(R"(-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?)");
-    static const std::regex kInt(R"([-+]?[0-9]+|0x[0-9a-fA-F]+|0o[0-7]+)");
-    static const std::regex kFloat(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
-    if (std::regex_match(text, kNull)) {
-      out += "null";
-      return;
-    }
-    if (std::regex_match(text, kTrue)) {
-      out += "true";
-      return;
-    }
-    if (std::regex_match(text, kFalse)) {
-      out += "false";
-      return;
-    }
-    if (std::regex_match(text, kJsonNumber)) {
-      out += text;
-      return;
-    }
-    if (std::regex_match(text, kInt)) {
-      const bool octal = text.rfind("0o", 0) == 0;
-      errno = 0;
-      const long long value =
-          std::strtoll(octal ? text.c_str() + 2 : text.c_str(), nullptr, octal ? 8 : 0);
-      if (errno == 0) {
-        out += std::to_string(value);
-        return;
-      }
-    } else if (std::regex_match(text, kFloat)) {
-      const double value = std::strtod(text.c_str(), nullptr);
-      if (std::isfinite(value)) {
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%.17g", value);
-        out += buf;
-        if (std::string_view(buf).find_first_of(".e") == std::string_view::npos) out += ".0";
-        return;
-      }
-    }
-  }
-  out += '"';
-  append_json_escaped(out, text);
-  out += '"';
-}
-
 void append_json(std::string& out, const YAML::Node& node, const std::string& path) {
   switch (node.Type()) {
     case YAML::NodeType::Undefined:
@@ -72,7 +19,7 @@ void append_json(std::string& out, const YAML::Node& node, const std::string& pa
       out += "null";
       return;
     case YAML::NodeType::Scalar:
-      append_scalar(out, node);
+      append_scalar_json(out, resolve_scalar(node));
       return;
     case YAML::NodeType::Sequence: {
       out += '[';

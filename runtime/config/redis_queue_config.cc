@@ -16,7 +16,7 @@ QueueSpec parse_redis_queue(ConfigMap& queue) {
   options.retry_budget_ms = static_cast<std::uint32_t>(
       queue.integer("retry_budget_ms", options.retry_budget_ms, 0, 3600000));
   queue.finish();
-  return QueueSpec{"redis", [options] { return open_redis_queue(options); }};
+  return QueueSpec{"redis", [options] { return open_redis_queue(options); }, {}, nullptr};
 }
 
 }  // namespace inlet::runtime

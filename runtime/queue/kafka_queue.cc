@@ -1,7 +1,6 @@
 #include "runtime/queue/kafka_queue.h"
 
 #include <librdkafka/rdkafka.h>
-#include <simdjson.h>
 
 #include <algorithm>
 #include <atomic>
@@ -14,39 +13,11 @@
 namespace inlet::runtime {
 namespace {
 
-// Dotted path to an RFC 6901 pointer; a digit segment indexes arrays and names object keys, as in
-// the filters.
-std::string to_json_pointer(std::string_view dotted) {
-  std::string pointer;
-  for (char c : dotted) {
-    if (pointer.empty() || c == '.') pointer += '/';
-    if (c == '.') continue;
-    if (c == '~') {
-      pointer += "~0";
-    } else if (c == '/') {
-      pointer += "~1";
-    } else {
-      pointer += c;
-    }
-  }
-  return pointer;
-}
-
-std::string_view trim_right(std::string_view text) {
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\n' ||
-                           text.back() == '\r')) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
-
-
 class KafkaQueue final : public Queue {
  public:
   explicit KafkaQueue(const KafkaQueueOptions& options)
       : max_in_flight_(options.max_in_flight),
-        delivery_timeout_ms_(options.delivery_timeout_ms),
-        key_pointer_(options.key.empty() ? std::string() : to_json_pointer(options.key)) {
+        delivery_timeout_ms_(options.delivery_timeout_ms) {
     char errstr[512];
     rd_kafka_conf_t* conf = rd_kafka_conf_new();
     auto set = [&](const std::string& name, const std::string& value) {
@@ -97,8 +68,7 @@ class KafkaQueue final : public Queue {
       return;
     }
     thread_local std::string scopes;
-    std::string_view key = message.tracking_id;
-    if (!key_pointer_.empty()) key = key_of(message.body, message.tracking_id);
+    const std::string_view key = message.key.empty() ? message.tracking_id : message.key;
 
     rd_kafka_vu_t vus[16];
     std::size_t n = 0;
@@ -159,46 +129,6 @@ class KafkaQueue final : public Queue {
   std::string_view type() const noexcept override { return "kafka"; }
 
  private:
-  // The key value at key_pointer_ in `body`: a string's unescaped text, else the value's JSON text.
-  // Missing or unparsable: the tracking id. The view stays valid until the next call on this
-  // thread.
-  std::string_view key_of(std::string_view body, std::string_view fallback) {
-    thread_local simdjson::ondemand::parser parser;
-    thread_local std::string padded;
-    padded.resize(body.size() + simdjson::SIMDJSON_PADDING);
-    std::copy(body.begin(), body.end(), padded.begin());
-    simdjson::ondemand::document doc;
-    if (parser.iterate(padded.data(), body.size(), padded.size()).get(doc) != simdjson::SUCCESS)
-      return fallback;
-    simdjson::ondemand::value value;
-    if (doc.at_pointer(key_pointer_).get(value) != simdjson::SUCCESS) return fallback;
-    simdjson::ondemand::json_type type;
-    if (value.type().get(type) != simdjson::SUCCESS) return fallback;
-    std::string_view text;
-    simdjson::error_code error = simdjson::SUCCESS;
-    switch (type) {
-      case simdjson::ondemand::json_type::string:
-        error = value.get_string().get(text);
-        break;
-      case simdjson::ondemand::json_type::object:
-        if (simdjson::ondemand::object object;
-            (error = value.get_object().get(object)) == simdjson::SUCCESS) {
-          error = object.raw_json().get(text);
-        }
-        break;
-      case simdjson::ondemand::json_type::array:
-        if (simdjson::ondemand::array array;
-            (error = value.get_array().get(array)) == simdjson::SUCCESS) {
-          error = array.raw_json().get(text);
-        }
-        break;
-      default:
-        text = trim_right(value.raw_json_token());
-        break;
-    }
-    return error == simdjson::SUCCESS ? text : fallback;
-  }
-
   static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) {
     auto* self = static_cast<KafkaQueue*>(opaque);
     auto* callback = static_cast<StoreCallback*>(message->_private);
@@ -245,7 +175,6 @@ class KafkaQueue final : public Queue {
 
   const std::uint32_t max_in_flight_;
   const std::uint32_t delivery_timeout_ms_;
-  const std::string key_pointer_;
   rd_kafka_t* rk_ = nullptr;
   rd_kafka_topic_t* rkt_ = nullptr;
   std::thread poller_;

@@ -1,5 +1,6 @@
 // Kafka edge: librdkafka idempotent producer, acks=all; the store callback fires on the delivery
-// report. Attributes travel as record headers; the key is a dotted JSON path or the tracking id.
+// report. Attributes travel as record headers; the record key is Message::key (the pipeline reads
+// the edge's `key:` path from the parsed body), or the tracking id when that is empty.
 //
 // Owns one rd_kafka_t and a poller thread that serves delivery reports. store() is thread-safe and
 // never blocks: the payload is not copied (the Message outlives its callback), the key and headers
@@ -20,7 +21,6 @@ namespace inlet::runtime {
 struct KafkaQueueOptions {
   std::string brokers;  // bootstrap.servers
   std::string topic;
-  std::string key;  // dotted JSON path; empty = the tracking id
   std::uint32_t max_in_flight = 10000;
   std::uint32_t delivery_timeout_ms = 30000;
   // Passed to librdkafka after the defaults, so they may override them, except

@@ -187,6 +187,23 @@ KeyPath::KeyPath(std::string_view dotted) : dotted_(dotted) {
   }
 }
 
+bool KeyPath::text_at(element root, std::string& out) const {
+  out.clear();
+  element value;
+  if (find(root).get(value) != simdjson::SUCCESS) return false;
+  std::string_view text;
+  std::int64_t whole = 0;
+  if (value.get_string().get(text) == simdjson::SUCCESS) {
+    out.assign(text);
+  } else if (value.get_int64().get(whole) == simdjson::SUCCESS) {  // ids, without an allocation
+    char digits[24];
+    out.assign(digits, std::to_chars(digits, digits + sizeof digits, whole).ptr);
+  } else {
+    out = simdjson::minify(value);
+  }
+  return !out.empty();
+}
+
 simdjson::simdjson_result<element> KeyPath::find(element root) const noexcept {
   element current = root;
   for (const Segment& segment : segments_) {

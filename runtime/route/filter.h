@@ -43,6 +43,10 @@ class KeyPath {
       simdjson::dom::element root) const noexcept;
   const std::string& dotted() const noexcept { return dotted_; }
 
+  // Replaces `out` with the text of the value at the path: a string's unescaped text, else the
+  // value's minified JSON. False, with `out` empty, when the path is missing or the value is "".
+  bool text_at(simdjson::dom::element root, std::string& out) const;
+
  private:
   struct Segment {
     std::string key;

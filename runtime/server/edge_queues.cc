@@ -68,7 +68,7 @@ std::shared_ptr<const Pipeline> EdgeQueues::build_pipeline(
   for (auto& [name, open] : open_new_edges(*config)) queues_[name] = std::move(open);
   for (const EdgeConfig& edge : config->edges) {
     built->edges.push_back(EdgeRoute{edge.name, edge.filter.get(), queues_[edge.name].queue.get(),
-                                     metrics_.edge_slot(edge.name)});
+                                     metrics_.edge_slot(edge.name), edge.queue.key.get()});
   }
   retire_removed_edges(*config);
   generations_.push_back(built);

@@ -116,9 +116,11 @@ void Exchange::run(std::shared_ptr<const Pipeline> pipeline, const ExchangeInput
   // other bodies before it answers, which reuses the document's memory.
   edge_mask_ = 0;
   const auto& edges = pipeline_->edges;
+  if (edge_stores_.size() < edges.size()) edge_stores_.resize(edges.size());
   for (std::size_t i = 0; i < edges.size(); ++i) {
     if (edges[i].filter == nullptr || edges[i].filter->matches(tools_.validator.root())) {
       edge_mask_ |= std::uint64_t{1} << i;
+      if (edges[i].key != nullptr) edges[i].key->text_at(tools_.validator.root(), edge_stores_[i].key);
     }
   }
 
@@ -190,6 +192,7 @@ void Exchange::after_auth() noexcept {
       .user = auth_outcome_.has_user ? std::string_view(auth_outcome_.user) : std::string_view(),
       .identity = auth_outcome_.has_user ? std::string_view(auth_outcome_.identity) : std::string_view(),
       .scopes = auth_outcome_.scopes,
+      .key = {},  // per edge: store_now()
   };
   if (dry_run_ || edge_mask_ == 0) return finish_ok();
 
@@ -201,17 +204,22 @@ void Exchange::store_now(bool deferred) noexcept {
   store_status_.store(StoreStatus::kStored, std::memory_order_relaxed);
   const auto& edges = pipeline_->edges;
   pending_.store(static_cast<std::uint32_t>(std::popcount(edge_mask_)) + 1, std::memory_order_relaxed);
-  if (edge_stores_.size() < edges.size()) edge_stores_.resize(edges.size());
   for (std::size_t i = 0; i < edges.size(); ++i) {
     if (!(edge_mask_ & (std::uint64_t{1} << i))) continue;
     EdgeStore& edge_store = edge_stores_[i];
     edge_store.exchange = this;
     edge_store.status = StoreStatus::kStored;
     if (edges[i].metric_slot != kNoEdgeSlot) tools_.metrics.edges[edges[i].metric_slot].sent.add();
+    const Message* message = &message_;
+    if (edges[i].key != nullptr) {
+      edge_store.keyed = message_;
+      edge_store.keyed.key = edge_store.key;
+      message = &edge_store.keyed;
+    }
     if (deferred) {
-      edges[i].queue->store_deferred(message_, edge_store);
+      edges[i].queue->store_deferred(*message, edge_store);
     } else {
-      edges[i].queue->store(message_, edge_store);
+      edges[i].queue->store(*message, edge_store);
     }
   }
   if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) after_store();

@@ -31,6 +31,7 @@ struct EdgeRoute {
   const Filter* filter = nullptr;  // null: matches every message
   Queue* queue = nullptr;
   std::uint16_t metric_slot = kNoEdgeSlot;  // this edge's block in WorkerMetrics::edges
+  const KeyPath* key = nullptr;  // QueueSpec::key: evaluated while routing, into Message::key
 };
 
 // What a request needs from the config, built once (start, reload); read-only and shared by every
@@ -53,7 +54,7 @@ struct StageTools {
   std::mt19937_64 random;
   // RFC 3339 text of the current second, refreshed when the second changes.
   std::int64_t cached_second = -1;
-  char second_text[20] = {};
+  char second_text[64] = {};  // 19 used; room for any int the format could print
   WorkerMetrics metrics;  // this thread's counters; the server's MetricsRegistry reads them
 };
 
@@ -150,6 +151,8 @@ class Exchange final : public auth::AuthCallback, public StoreCallback {
   // Receives one edge's store answer and its time, so that after_store() can count per edge.
   struct EdgeStore final : StoreCallback {
     Exchange* exchange = nullptr;
+    std::string key;  // the edge's Message::key, read from the parsed body while routing
+    Message keyed;    // the message with that key, for an edge with a key path
     StoreStatus status = StoreStatus::kStored;
     std::chrono::steady_clock::time_point done{};
     void on_stored(StoreStatus s) noexcept override {
