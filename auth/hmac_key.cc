@@ -59,25 +59,32 @@ HmacKey::~HmacKey() {
   OPENSSL_cleanse(&outer256_, sizeof outer256_);
 }
 
-void HmacKey::sign(std::initializer_list<std::string_view> parts,
-                   unsigned char* out) const noexcept {
+namespace {
+
+// HMAC from precomputed states: hash(outer || hash(inner || message)). Ctx is SHA_CTX or
+// SHA256_CTX, with its OpenSSL functions.
+template <typename Ctx, std::size_t kDigest>
+void sign_with(const Ctx& inner, const Ctx& outer, std::span<const std::string_view> parts,
+               unsigned char* out, int (*update)(Ctx*, const void*, std::size_t),
+               int (*final)(unsigned char*, Ctx*)) noexcept {
+  Ctx ctx = inner;
+  for (std::string_view part : parts) update(&ctx, part.data(), part.size());
+  unsigned char inner_digest[kDigest];
+  final(inner_digest, &ctx);
+  ctx = outer;
+  update(&ctx, inner_digest, sizeof inner_digest);
+  final(out, &ctx);
+}
+
+}  // namespace
+
+void HmacKey::sign(std::span<const std::string_view> parts, unsigned char* out) const noexcept {
   if (algorithm_ == HmacAlgorithm::kSha1) {
-    SHA_CTX ctx = inner1_;
-    for (std::string_view part : parts) SHA1_Update(&ctx, part.data(), part.size());
-    unsigned char inner_digest[SHA_DIGEST_LENGTH];
-    SHA1_Final(inner_digest, &ctx);
-    ctx = outer1_;
-    SHA1_Update(&ctx, inner_digest, sizeof inner_digest);
-    SHA1_Final(out, &ctx);
-    return;
+    sign_with<SHA_CTX, SHA_DIGEST_LENGTH>(inner1_, outer1_, parts, out, SHA1_Update, SHA1_Final);
+  } else {
+    sign_with<SHA256_CTX, SHA256_DIGEST_LENGTH>(inner256_, outer256_, parts, out, SHA256_Update,
+                                               SHA256_Final);
   }
-  SHA256_CTX ctx = inner256_;
-  for (std::string_view part : parts) SHA256_Update(&ctx, part.data(), part.size());
-  unsigned char inner_digest[SHA256_DIGEST_LENGTH];
-  SHA256_Final(inner_digest, &ctx);
-  ctx = outer256_;
-  SHA256_Update(&ctx, inner_digest, sizeof inner_digest);
-  SHA256_Final(out, &ctx);
 }
 
 void sha256(std::string_view data, unsigned char* out) noexcept {

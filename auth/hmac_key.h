@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <span>
 #include <string_view>
 
 namespace inlet::auth {
@@ -29,7 +30,10 @@ class HmacKey {
 
   // Writes size() bytes to `out`: the MAC of the concatenation of `parts`, so callers sign
   // "{id}.{timestamp}.{body}" without building that string.
-  void sign(std::initializer_list<std::string_view> parts, unsigned char* out) const noexcept;
+  void sign(std::span<const std::string_view> parts, unsigned char* out) const noexcept;
+  void sign(std::initializer_list<std::string_view> parts, unsigned char* out) const noexcept {
+    sign(std::span(parts.begin(), parts.size()), out);
+  }
 
  private:
   HmacAlgorithm algorithm_;

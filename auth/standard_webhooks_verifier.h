@@ -1,5 +1,6 @@
 // Standard Webhooks (standardwebhooks.com, also Svix): headers webhook-id, webhook-timestamp and
-// webhook-signature, the last a space-separated list of "v1,<base64 HMAC-SHA256>". The signed
+// webhook-signature (or Svix's svix-id, svix-timestamp and svix-signature, each read where its
+// webhook- name is absent), the last a space-separated list of "v1,<base64 HMAC-SHA256>". The signed
 // content is "{webhook-id}.{webhook-timestamp}.{body}" (the decoded body; see hmac_verifier.h) and
 // the key is the base64 after "whsec_" in the secret.
 //
@@ -19,9 +20,7 @@
 #include <string_view>
 #include <vector>
 
-#include "auth/authenticator.h"
-#include "auth/hmac_key.h"
-#include "auth/verifier_common.h"
+#include "auth/timestamped_hmac_verifier.h"
 
 namespace inlet::auth {
 
@@ -29,18 +28,17 @@ namespace inlet::auth {
 // libraries); nullopt when the rest is not base64 or decodes to nothing.
 std::optional<std::string> decode_standard_webhooks_secret(std::string_view secret);
 
-class StandardWebhooksVerifier final : public Authenticator {
+class StandardWebhooksVerifier final : public TimestampedHmacVerifier {
  public:
   // Throws std::invalid_argument when `secrets` is empty or one does not decode.
   StandardWebhooksVerifier(const std::vector<std::string>& secrets,
                            std::int64_t tolerance_seconds = 300,
                            SecondsClock now = system_seconds_clock());
-  void authenticate(const AuthRequest& request, AuthCallback& callback) override;
 
  private:
-  std::vector<HmacKey> keys_;
-  std::int64_t tolerance_;
-  SecondsClock now_;
+  std::optional<Refusal> read(const AuthRequest& request, SignedRequest& out) const override;
+  std::optional<Refusal> decode_signatures(std::string_view header,
+                                           Signatures& out) const override;
 };
 
 }  // namespace inlet::auth

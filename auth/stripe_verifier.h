@@ -16,23 +16,20 @@
 #include <string>
 #include <vector>
 
-#include "auth/authenticator.h"
-#include "auth/hmac_key.h"
-#include "auth/verifier_common.h"
+#include "auth/timestamped_hmac_verifier.h"
 
 namespace inlet::auth {
 
-class StripeVerifier final : public Authenticator {
+class StripeVerifier final : public TimestampedHmacVerifier {
  public:
   // Throws std::invalid_argument when `secrets` is empty or a secret is empty.
   StripeVerifier(const std::vector<std::string>& secrets, std::int64_t tolerance_seconds = 300,
                  SecondsClock now = system_seconds_clock());
-  void authenticate(const AuthRequest& request, AuthCallback& callback) override;
 
  private:
-  std::vector<HmacKey> keys_;
-  std::int64_t tolerance_;
-  SecondsClock now_;
+  std::optional<Refusal> read(const AuthRequest& request, SignedRequest& out) const override;
+  std::optional<Refusal> decode_signatures(std::string_view header,
+                                           Signatures& out) const override;
 };
 
 }  // namespace inlet::auth

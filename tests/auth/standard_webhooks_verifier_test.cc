@@ -48,6 +48,22 @@ TEST(StandardWebhooksVerifier, AcceptsThePublishedTestVector) {
   EXPECT_EQ(sign(kSpecSecret, kSpecId, kSpecTimestamp, kSpecBody), kSpecSignature);
 }
 
+TEST(StandardWebhooksVerifier, ReadsSvixHeaderNames) {
+  StandardWebhooksVerifier verifier({std::string(kSpecSecret)}, 300, fixed_clock(kSpecTimestamp));
+  const auto svix = [&](std::string signature) {
+    return TestRequest()
+        .header("svix-id", std::string(kSpecId))
+        .header("Svix-Timestamp", std::to_string(kSpecTimestamp))
+        .header("svix-signature", std::move(signature))
+        .body(std::string(kSpecBody))
+        .run(verifier);
+  };
+  EXPECT_EQ(svix(std::string(kSpecSignature)).verdict, Verdict::kAccept);
+  expect_http_error(svix("v1,bm9wZQ=="), 403, "invalid signature");
+  expect_http_error(TestRequest().header("svix-id", "x").run(verifier), 401,
+                    "missing webhook-timestamp");
+}
+
 TEST(StandardWebhooksVerifier, AcceptsASecretWithoutTheWhsecPrefix) {
   StandardWebhooksVerifier verifier({std::string(kSpecSecret.substr(6))}, 300,
                                     fixed_clock(kSpecTimestamp));
