@@ -6,12 +6,6 @@
 #include <hiredis/hiredis.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -24,9 +18,8 @@
 
 #include "runtime/queue/kafka_queue.h"
 #include "runtime/queue/redis_queue.h"
+#include "redis_server.h"
 #include "test_payloads.h"
-
-extern char** environ;
 
 namespace {
 
@@ -98,48 +91,14 @@ void run_batches(benchmark::State& state, inlet::runtime::Queue& queue) {
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * c.bytes));
 }
 
-class RedisChild {
- public:
-  RedisChild() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    ::close(fd);
-    port = ntohs(addr.sin_port);
-    std::vector<std::string> args = {"redis-server", "--port", std::to_string(port), "--save",   "",
-                                     "--appendonly", "no",     "--logfile",          "/dev/null"};
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawnp(&pid, "redis-server", nullptr, nullptr, argv.data(), environ);
-    for (int i = 0; i < 100; ++i) {
-      redisContext* ctx = redisConnect("127.0.0.1", port);
-      const bool ok = ctx != nullptr && ctx->err == 0;
-      if (ctx) redisFree(ctx);
-      if (ok) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-  }
-  ~RedisChild() {
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-  }
-  pid_t pid = -1;
-  int port = 0;
-};
-
-RedisChild& redis() {
-  static RedisChild instance;
+inlet::runtime::testing::RedisServer& redis() {
+  static inlet::runtime::testing::RedisServer instance(/*durable=*/false);
   return instance;
 }
 
 void BM_RedisEdge(benchmark::State& state) {
   inlet::runtime::RedisQueueOptions options;
-  options.url = "redis://127.0.0.1:" + std::to_string(redis().port);
+  options.url = redis().url();
   options.stream = "bench-edge";
   options.maxlen = 10000;
   auto queue = inlet::runtime::open_redis_queue(options);
@@ -151,7 +110,7 @@ BENCHMARK(BM_RedisEdge)->UseRealTime()->MinTime(2);
 // The same XADDs pipelined by hand on one connection: what the edge could reach at best.
 void BM_RedisRawPipelinedXadd(benchmark::State& state) {
   const Corpus& c = corpus();
-  redisContext* ctx = redisConnect("127.0.0.1", redis().port);
+  redisContext* ctx = redisConnect("127.0.0.1", redis().port());
   for (auto _ : state) {
     for (std::size_t i = 0; i < kBatch; i += 256) {
       const std::size_t end = std::min(kBatch, i + 256);

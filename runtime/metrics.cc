@@ -73,7 +73,12 @@ void append_metric_header(std::string& out, std::string_view name, std::string_v
   out += '\n';
 }
 
-void append_sample(std::string& out, std::string_view name, std::string_view labels, double value) {
+namespace {
+
+// `name{labels} <value>\n`; `append_value` writes the value.
+template <typename AppendValue>
+void append_sample_with(std::string& out, std::string_view name, std::string_view labels,
+                        AppendValue append_value) {
   out += name;
   if (!labels.empty()) {
     out += '{';
@@ -81,21 +86,19 @@ void append_sample(std::string& out, std::string_view name, std::string_view lab
     out += '}';
   }
   out += ' ';
-  append_double(out, value);
+  append_value(out);
   out += '\n';
+}
+
+}  // namespace
+
+void append_sample(std::string& out, std::string_view name, std::string_view labels, double value) {
+  append_sample_with(out, name, labels, [value](std::string& o) { append_double(o, value); });
 }
 
 void append_sample(std::string& out, std::string_view name, std::string_view labels,
                    std::uint64_t value) {
-  out += name;
-  if (!labels.empty()) {
-    out += '{';
-    out += labels;
-    out += '}';
-  }
-  out += ' ';
-  append_uint(out, value);
-  out += '\n';
+  append_sample_with(out, name, labels, [value](std::string& o) { append_uint(o, value); });
 }
 
 std::string escape_label(std::string_view value) {

@@ -1,5 +1,6 @@
-// Shared by the Kafka and Redis queue tests: payload messages that outlive their callbacks, and a
-// callback that records each status and lets the test wait for them.
+// Shared by the queue tests (log, Kafka, Redis): payload messages that outlive their callbacks, a
+// callback that records each status and lets the test wait for them, storing a whole batch, and
+// the key path a queue's config parser refuses.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -15,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/config/config_reader.h"
 #include "runtime/message.h"
 #include "runtime/queue/queue.h"
 #include "test_payloads.h"
@@ -112,5 +114,23 @@ class Recorder {
   std::size_t done_ = 0;
   std::size_t twice_ = 0;
 };
+
+// Stores every message of `batch`, message i answering to `recorder.at(i)`.
+inline void store_all(Queue& queue, const StoredMessages& batch, Recorder& recorder) {
+  for (std::size_t i = 0; i < batch.messages.size(); ++i) queue.store(batch.messages[i], recorder.at(i));
+}
+
+// The key path `parse` (a parse_<type>_queue) refuses `yaml` with, given as edges[0].queue; empty
+// when it accepts it.
+template <typename Parse>
+std::string config_error_path(Parse parse, const std::string& yaml) {
+  ConfigMap queue(YAML::Load(yaml), "edges[0].queue");
+  try {
+    parse(queue);
+  } catch (const ConfigError& e) {
+    return e.path();
+  }
+  return "";
+}
 
 }  // namespace inlet::runtime::testing

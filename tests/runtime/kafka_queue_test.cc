@@ -109,8 +109,7 @@ TEST(KafkaQueue, DeliversBodiesAndAttributeHeadersByteForByte) {
   StoredMessages stored(60);
   Recorder recorder(stored.messages.size());
   auto queue = open_kafka_queue(options_for(cluster));
-  for (std::size_t i = 0; i < stored.messages.size(); ++i)
-    queue->store(stored.messages[i], recorder.at(i));
+  store_all(*queue, stored, recorder);
   ASSERT_TRUE(recorder.wait_for(stored.messages.size(), 20s));
   EXPECT_EQ(recorder.count(StoreStatus::kStored), stored.messages.size());
   queue->close();
@@ -151,8 +150,7 @@ TEST(KafkaQueue, KeysRecordsByTheMessageKeyOrFallsBackToTheTrackingId) {
   for (std::size_t i = 0; i < stored.messages.size(); ++i) stored.messages[i].key = keys[i];
   Recorder recorder(stored.messages.size());
   auto queue = open_kafka_queue(options_for(cluster));
-  for (std::size_t i = 0; i < stored.messages.size(); ++i)
-    queue->store(stored.messages[i], recorder.at(i));
+  store_all(*queue, stored, recorder);
   ASSERT_TRUE(recorder.wait_for(stored.messages.size(), 20s));
   queue->close();
 
@@ -169,8 +167,7 @@ TEST(KafkaQueue, HoldsMessagesWhileBrokersAreDownThenDeliversEachOnce) {
   Recorder recorder(stored.messages.size());
   auto queue = open_kafka_queue(options_for(cluster));
   cluster.set_all(false);
-  for (std::size_t i = 0; i < stored.messages.size(); ++i)
-    queue->store(stored.messages[i], recorder.at(i));
+  store_all(*queue, stored, recorder);
   std::this_thread::sleep_for(1500ms);
   EXPECT_EQ(recorder.count(StoreStatus::kStored), 0u) << "stored while every broker was down";
   cluster.set_all(true);
@@ -197,8 +194,7 @@ TEST(KafkaQueue, AnswersUnavailableAfterTheDeliveryTimeoutAndRecovers) {
   options.properties = {{"reconnect.backoff.max.ms", "200"}};
   auto queue = open_kafka_queue(options);
   cluster.set_all(false);
-  for (std::size_t i = 0; i < stored.messages.size(); ++i)
-    queue->store(stored.messages[i], recorder.at(i));
+  store_all(*queue, stored, recorder);
   ASSERT_TRUE(recorder.wait_for(stored.messages.size(), 10s));
   EXPECT_EQ(recorder.count(StoreStatus::kUnavailable), stored.messages.size());
 
@@ -243,8 +239,7 @@ TEST(KafkaQueue, ReportsFullInlineWhenTheInFlightBudgetIsSpent) {
   options.delivery_timeout_ms = 1000;
   auto queue = open_kafka_queue(options);
   cluster.set_all(false);
-  for (std::size_t i = 0; i < stored.messages.size(); ++i)
-    queue->store(stored.messages[i], recorder.at(i));
+  store_all(*queue, stored, recorder);
   EXPECT_EQ(recorder.count(StoreStatus::kFull), 3u);
   for (std::size_t i = 5; i < 8; ++i)
     EXPECT_EQ(recorder.status(i), static_cast<int>(StoreStatus::kFull));
@@ -268,32 +263,23 @@ TEST(KafkaQueue, RejectsAnUnknownLibrdkafkaProperty) {
 namespace inlet::runtime {
 namespace {
 
-std::string kafka_config_error(const std::string& yaml) {
-  ConfigMap queue(YAML::Load(yaml), "edges[0].queue");
-  try {
-    parse_kafka_queue(queue);
-  } catch (const ConfigError& e) {
-    return e.path();
-  }
-  return "";
-}
-
 TEST(KafkaQueueConfig, RefusesBadSettingsWithTheKeyPath) {
-  EXPECT_EQ(kafka_config_error("{type: kafka, topic: t}"), "edges[0].queue.brokers");
-  EXPECT_EQ(kafka_config_error("{type: kafka, brokers: b:9092}"), "edges[0].queue.topic");
-  EXPECT_EQ(kafka_config_error("{type: kafka, brokers: b, topic: t, bogus: 1}"),
+  const auto error = [](const std::string& yaml) {
+    return testing::config_error_path(parse_kafka_queue, yaml);
+  };
+  EXPECT_EQ(error("{type: kafka, topic: t}"), "edges[0].queue.brokers");
+  EXPECT_EQ(error("{type: kafka, brokers: b:9092}"), "edges[0].queue.topic");
+  EXPECT_EQ(error("{type: kafka, brokers: b, topic: t, bogus: 1}"),
             "edges[0].queue.bogus");
-  EXPECT_EQ(kafka_config_error("{type: kafka, brokers: b, topic: t, key: 'a..b'}"),
+  EXPECT_EQ(error("{type: kafka, brokers: b, topic: t, key: 'a..b'}"),
             "edges[0].queue.key");
-  EXPECT_EQ(kafka_config_error("{type: kafka, brokers: b, topic: t, max_in_flight: 0}"),
+  EXPECT_EQ(error("{type: kafka, brokers: b, topic: t, max_in_flight: 0}"),
             "edges[0].queue.max_in_flight");
-  EXPECT_EQ(kafka_config_error("{type: kafka, brokers: b, topic: t, properties: {no.such: 1}}"),
+  EXPECT_EQ(error("{type: kafka, brokers: b, topic: t, properties: {no.such: 1}}"),
             "edges[0].queue.properties.no.such");
-  EXPECT_EQ(kafka_config_error(
-                "{type: kafka, brokers: b, topic: t, properties: {enable.idempotence: false}}"),
+  EXPECT_EQ(error("{type: kafka, brokers: b, topic: t, properties: {enable.idempotence: false}}"),
             "edges[0].queue.properties.enable.idempotence");
-  EXPECT_EQ(kafka_config_error(
-                "{type: kafka, brokers: b, topic: t, key: data.id, max_in_flight: 10, "
+  EXPECT_EQ(error("{type: kafka, brokers: b, topic: t, key: data.id, max_in_flight: 10, "
                 "delivery_timeout_ms: 5000, properties: {linger.ms: 1, compression.type: lz4}}"),
             "");
 }

@@ -73,7 +73,7 @@ struct OwnedMessage {
   Message view() const {
     return Message{.body = body, .tracking_id = tracking_id, .message_type = message_type,
                    .received_at = received_at, .node = node, .tenant = tenant, .content_type = content_type,
-                   .user = user, .identity = identity, .scopes = scopes};
+                   .user = user, .identity = identity, .scopes = scopes, .key = {}};
   }
 };
 

@@ -2,21 +2,14 @@
 
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <map>
 #include <set>
 #include <thread>
 
 #include "runtime/config/node_config.h"
+#include "tests/redis_server.h"
 #include "tests/runtime/edge_test_support.h"
-
-extern char** environ;
 
 namespace inlet::runtime {
 namespace {
@@ -25,135 +18,8 @@ using namespace std::chrono_literals;
 using testing::Recorder;
 using testing::StoredMessages;
 
-std::uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-using Entry = std::map<std::string, std::string>;
-
-// A real redis-server child process on a free port, with its data in a temporary directory.
-class RedisServer {
- public:
-  explicit RedisServer(bool durable) : durable_(durable), port_(free_port()) {
-    char dir[] = "/tmp/inlet-redis-XXXXXX";
-    dir_ = ::mkdtemp(dir);
-    start();
-  }
-  ~RedisServer() {
-    stop();
-    std::filesystem::remove_all(dir_);
-  }
-
-  void start() {
-    const std::string port = std::to_string(port_);
-    std::vector<std::string> args = {"redis-server",
-                                     "--port",
-                                     port,
-                                     "--bind",
-                                     "127.0.0.1",
-                                     "--save",
-                                     "",
-                                     "--daemonize",
-                                     "no",
-                                     "--dir",
-                                     dir_,
-                                     "--loglevel",
-                                     "warning",
-                                     "--logfile",
-                                     dir_ + "/redis.log",
-                                     "--appendonly",
-                                     durable_ ? "yes" : "no",
-                                     "--appendfsync",
-                                     "always"};
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ASSERT_EQ(::posix_spawnp(&pid_, "redis-server", nullptr, nullptr, argv.data(), environ), 0);
-    for (int i = 0; i < 100; ++i) {
-      if (redisReply* pong = command({"PING"})) {
-        freeReplyObject(pong);
-        return;
-      }
-      std::this_thread::sleep_for(50ms);
-    }
-    FAIL() << "redis-server did not start on port " << port_;
-  }
-
-  // SIGKILL: no shutdown save, like a crash.
-  void stop() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-
-  void pause() { ::kill(pid_, SIGSTOP); }
-  void resume() { ::kill(pid_, SIGCONT); }
-
-  std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
-
-  redisReply* command(const std::vector<std::string>& args) {
-    redisContext* ctx = redisConnect("127.0.0.1", port_);
-    if (ctx == nullptr || ctx->err) {
-      if (ctx) redisFree(ctx);
-      return nullptr;
-    }
-    std::vector<const char*> argv;
-    std::vector<std::size_t> lens;
-    for (const std::string& a : args) {
-      argv.push_back(a.data());
-      lens.push_back(a.size());
-    }
-    auto* reply = static_cast<redisReply*>(
-        redisCommandArgv(ctx, static_cast<int>(args.size()), argv.data(), lens.data()));
-    redisFree(ctx);
-    return reply;
-  }
-
-  // The stream's entries in order: fields in a map plus "#order" listing field names as sent.
-  std::vector<Entry> xrange(const std::string& stream) {
-    std::vector<Entry> entries;
-    redisReply* reply = command({"XRANGE", stream, "-", "+"});
-    if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY) {
-      if (reply) freeReplyObject(reply);
-      return entries;
-    }
-    for (std::size_t i = 0; i < reply->elements; ++i) {
-      const redisReply* fields = reply->element[i]->element[1];
-      Entry entry;
-      for (std::size_t f = 0; f + 1 < fields->elements; f += 2) {
-        std::string name(fields->element[f]->str, fields->element[f]->len);
-        entry["#order"] += name + ",";
-        entry[name].assign(fields->element[f + 1]->str, fields->element[f + 1]->len);
-      }
-      entries.push_back(std::move(entry));
-    }
-    freeReplyObject(reply);
-    return entries;
-  }
-
-  long long xlen(const std::string& stream) {
-    redisReply* reply = command({"XLEN", stream});
-    const long long n =
-        reply != nullptr && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
-    if (reply) freeReplyObject(reply);
-    return n;
-  }
-
- private:
-  bool durable_;
-  std::uint16_t port_;
-  std::string dir_;
-  pid_t pid_ = -1;
-};
+using testing::Entry;
+using testing::RedisServer;
 
 RedisQueueOptions options_for(const RedisServer& server) {
   RedisQueueOptions options;
@@ -177,8 +43,7 @@ TEST(RedisQueue, AddsEntriesWithAttributesAndBodyByteForByte) {
   StoredMessages stored(300);
   Recorder recorder(stored.messages.size());
   auto queue = open_redis_queue(options_for(server));
-  for (std::size_t i = 0; i < stored.messages.size(); ++i)
-    queue->store(stored.messages[i], recorder.at(i));
+  store_all(*queue, stored, recorder);
   ASSERT_TRUE(recorder.wait_for(stored.messages.size(), 10s));
   EXPECT_EQ(recorder.count(StoreStatus::kStored), stored.messages.size());
   queue->close();
@@ -215,8 +80,7 @@ TEST(RedisQueue, TrimsTheStreamApproximatelyToMaxlen) {
   RedisQueueOptions options = options_for(server);
   options.maxlen = 100;
   auto queue = open_redis_queue(options);
-  for (std::size_t i = 0; i < stored.messages.size(); ++i)
-    queue->store(stored.messages[i], recorder.at(i));
+  store_all(*queue, stored, recorder);
   ASSERT_TRUE(recorder.wait_for(stored.messages.size(), 20s));
   EXPECT_EQ(recorder.count(StoreStatus::kStored), stored.messages.size());
   queue->close();
@@ -233,8 +97,7 @@ TEST(RedisQueue, WaitsWithinTheRetryBudgetForRedisToComeBack) {
   options.retry_budget_ms = 5000;
   auto queue = open_redis_queue(options);
   server.stop();
-  for (std::size_t i = 0; i < stored.messages.size(); ++i)
-    queue->store(stored.messages[i], recorder.at(i));
+  store_all(*queue, stored, recorder);
   std::this_thread::sleep_for(700ms);
   EXPECT_EQ(recorder.done(), 0u) << "answered while Redis was down and the budget not spent";
   server.start();
@@ -267,8 +130,7 @@ TEST(RedisQueue, AnswersUnavailableOnceDownPastTheBudgetThenRecovers) {
   }
   server.start();
   ASSERT_TRUE(wait_ready(*queue, 5s));
-  for (std::size_t i = 0; i < later.messages.size(); ++i)
-    queue->store(later.messages[i], after.at(i));
+  store_all(*queue, later, after);
   ASSERT_TRUE(after.wait_for(later.messages.size(), 5s));
   EXPECT_EQ(after.count(StoreStatus::kStored), later.messages.size());
   queue->close();
@@ -314,8 +176,7 @@ TEST(RedisQueue, NeverAcknowledgesAnEntryLostWhenRedisIsKilledMidLoad) {
   EXPECT_EQ(lost, 0u) << "acknowledged entries missing after restart";
 
   ASSERT_TRUE(wait_ready(*queue, 5s));
-  for (std::size_t i = 0; i < later.messages.size(); ++i)
-    queue->store(later.messages[i], after.at(i));
+  store_all(*queue, later, after);
   ASSERT_TRUE(after.wait_for(later.messages.size(), 5s));
   EXPECT_EQ(after.count(StoreStatus::kStored), later.messages.size());
   queue->close();
@@ -331,14 +192,12 @@ TEST(RedisQueue, AnswersUnavailableWhenRedisHangsAndRecoversWhenItResumes) {
   options.retry_budget_ms = 300;
   auto queue = open_redis_queue(options);
   server.pause();  // accepts connections, answers nothing
-  for (std::size_t i = 0; i < stored.messages.size(); ++i)
-    queue->store(stored.messages[i], recorder.at(i));
+  store_all(*queue, stored, recorder);
   ASSERT_TRUE(recorder.wait_for(stored.messages.size(), 10s));
   EXPECT_EQ(recorder.count(StoreStatus::kUnavailable), stored.messages.size());
   server.resume();
   ASSERT_TRUE(wait_ready(*queue, 10s));
-  for (std::size_t i = 0; i < later.messages.size(); ++i)
-    queue->store(later.messages[i], after.at(i));
+  store_all(*queue, later, after);
   ASSERT_TRUE(after.wait_for(later.messages.size(), 5s));
   EXPECT_EQ(after.count(StoreStatus::kStored), later.messages.size());
   queue->close();
@@ -353,8 +212,7 @@ TEST(RedisQueue, ReportsFullInlineWhenTheInFlightBudgetIsSpent) {
   options.retry_budget_ms = 1000;
   auto queue = open_redis_queue(options);
   server.stop();
-  for (std::size_t i = 0; i < stored.messages.size(); ++i)
-    queue->store(stored.messages[i], recorder.at(i));
+  store_all(*queue, stored, recorder);
   EXPECT_EQ(recorder.count(StoreStatus::kFull), 3u);
   queue->close();  // waits out the retry budget: every callback fires once
   EXPECT_EQ(recorder.done(), stored.messages.size());
@@ -395,23 +253,15 @@ TEST(RedisUrl, ParsesHostPortDatabaseAndCredentials) {
 namespace inlet::runtime {
 namespace {
 
-std::string redis_config_error(const std::string& yaml) {
-  ConfigMap queue(YAML::Load(yaml), "edges[0].queue");
-  try {
-    parse_redis_queue(queue);
-  } catch (const ConfigError& e) {
-    return e.path();
-  }
-  return "";
-}
-
 TEST(RedisQueueConfig, RefusesBadSettingsWithTheKeyPath) {
-  EXPECT_EQ(redis_config_error("{type: redis}"), "edges[0].queue.stream");
-  EXPECT_EQ(redis_config_error("{type: redis, stream: s, url: 'http://x'}"), "edges[0].queue.url");
-  EXPECT_EQ(redis_config_error("{type: redis, stream: s, maxlen: -1}"), "edges[0].queue.maxlen");
-  EXPECT_EQ(redis_config_error("{type: redis, stream: s, topic: t}"), "edges[0].queue.topic");
-  EXPECT_EQ(redis_config_error(
-                "{type: redis, stream: s, url: 'redis://r:6380/1', maxlen: 1000, max_in_flight: 5, "
+  const auto error = [](const std::string& yaml) {
+    return testing::config_error_path(parse_redis_queue, yaml);
+  };
+  EXPECT_EQ(error("{type: redis}"), "edges[0].queue.stream");
+  EXPECT_EQ(error("{type: redis, stream: s, url: 'http://x'}"), "edges[0].queue.url");
+  EXPECT_EQ(error("{type: redis, stream: s, maxlen: -1}"), "edges[0].queue.maxlen");
+  EXPECT_EQ(error("{type: redis, stream: s, topic: t}"), "edges[0].queue.topic");
+  EXPECT_EQ(error("{type: redis, stream: s, url: 'redis://r:6380/1', maxlen: 1000, max_in_flight: 5, "
                 "retry_budget_ms: 100}"),
             "");
 }
