@@ -16,7 +16,27 @@ Scalar read_scalar(const YAML::Node& node, const std::string& path) {
 }
 
 const std::vector<std::string> kOperators = {
-    "json_key_equals", "json_key_in", "json_key_exists", "all", "any", "not"};
+    "json_key_equals", "json_key_in", "json_key_exists", "step_id", "all", "any", "not"};
+
+// Chat-bot platforms route "step reached" events by the step: `step_id: ID` or `step_id: [IDs]`
+// is json_key_in on data.step.id.
+std::unique_ptr<Filter> compile_step_id(const YAML::Node& ids, const std::string& path) {
+  std::vector<Scalar> values;
+  if (ids.IsSequence()) {
+    if (ids.size() == 0) {
+      throw ConfigError(path, "must be a step id or a non-empty list of them", line_of(ids));
+    }
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      values.push_back(read_scalar(ids[i], path + "[" + std::to_string(i) + "]"));
+    }
+  } else {
+    if (!ids.IsScalar()) {
+      throw ConfigError(path, "must be a step id or a non-empty list of them", line_of(ids));
+    }
+    values.push_back(read_scalar(ids, path));
+  }
+  return make_key_in(KeyPath("data.step.id"), std::move(values));
+}
 
 std::vector<std::unique_ptr<Filter>> compile_list(ConfigMap& filter, const std::string& op) {
   YAML::Node list = filter.raw(op);
@@ -80,6 +100,8 @@ std::unique_ptr<Filter> compile_filter(ConfigMap& filter) {
     YAML::Node key = filter.raw(op);
     if (!key.IsScalar()) throw ConfigError(path, "must be a dotted key path", line_of(key));
     compiled = make_key_exists(key_path_at(key.Scalar(), path));
+  } else if (op == "step_id") {
+    compiled = compile_step_id(filter.raw(op), path);
   } else if (op == "all") {
     compiled = make_all_of(compile_list(filter, op));
   } else if (op == "any") {

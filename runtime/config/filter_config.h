@@ -11,7 +11,8 @@
 namespace inlet::runtime {
 
 // Compiles `json_key_equals: {key, value}`, `json_key_in: {key, values}`, `json_key_exists: key`,
-// `all: [...]`, `any: [...]`, `not: {...}`. Throws ConfigError with the key path.
+// `step_id: ID | [IDs]` (json_key_in on data.step.id), `all: [...]`, `any: [...]`, `not: {...}`.
+// Throws ConfigError with the key path.
 //
 // Values are YAML scalars typed as JSON by config/yaml_scalar.h's rule.
 std::unique_ptr<Filter> compile_filter(ConfigMap& filter);

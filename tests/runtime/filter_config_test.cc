@@ -109,6 +109,24 @@ INSTANTIATE_TEST_SUITE_P(
         FilterCase{"not: {json_key_exists: nope}", true},
         FilterCase{"not: {any: [{json_key_exists: action}, {json_key_exists: nope}]}", false}));
 
+TEST(StepIdFilter, IsJsonKeyInOnDataStepId) {
+  simdjson::dom::parser parser;
+  const auto matches = [&](const std::string& yaml, const std::string& body) {
+    simdjson::dom::element root;
+    EXPECT_EQ(parser.parse(simdjson::padded_string(body)).get(root), simdjson::SUCCESS);
+    return compile(yaml)->matches(root);
+  };
+  const std::string welcome = R"({"type": "step", "data": {"step": {"id": "welcome"}}})";
+  const std::string numbered = R"({"data": {"step": {"id": 7}}})";
+  EXPECT_TRUE(matches("step_id: welcome", welcome));
+  EXPECT_FALSE(matches("step_id: goodbye", welcome));
+  EXPECT_TRUE(matches("step_id: [goodbye, welcome]", welcome));
+  EXPECT_TRUE(matches("step_id: 7", numbered));
+  EXPECT_FALSE(matches("step_id: '7'", numbered));
+  EXPECT_FALSE(matches("step_id: welcome", R"({"data": {"step": {}}})"));
+  EXPECT_TRUE(matches("not: {step_id: [a, b]}", welcome));
+}
+
 struct NumberCase {
   const char* json;
   const char* value;
@@ -155,6 +173,12 @@ TEST_P(FilterErrors, NameTheKeyPath) {
     EXPECT_EQ(e.path(), c.path) << e.what();
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(
+    StepId, FilterErrors,
+    ::testing::Values(ErrorCase{"step_id: []", "edges[0].filter.step_id"},
+                      ErrorCase{"step_id: {id: 1}", "edges[0].filter.step_id"},
+                      ErrorCase{"step_id: [a, [b]]", "edges[0].filter.step_id[1]"}));
 
 INSTANTIATE_TEST_SUITE_P(
     Config, FilterErrors,

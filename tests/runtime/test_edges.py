@@ -127,6 +127,27 @@ def test_routes_each_message_to_every_edge_whose_filter_matches(tmp_path, redis)
         assert entry["content_type"] == b"application/json"
 
 
+def test_step_id_routes_chat_bot_step_events(tmp_path):
+    edges = [
+        {"name": "onboarding", "filter": {"step_id": ["welcome", "pick-plan"]},
+         "queue": {"type": "log", "dir": str(tmp_path / "onboarding"), "ack": "write"}},
+        {"name": "step-7", "filter": {"step_id": 7},
+         "queue": {"type": "log", "dir": str(tmp_path / "seven"), "ack": "write"}},
+    ]
+    events = [{"type": "step.reached", "data": {"step": {"id": "welcome"}, "user": "u1"}},
+              {"type": "step.reached", "data": {"step": {"id": 7}}},
+              {"type": "step.reached", "data": {"step": {"id": "checkout"}}},
+              {"type": "step.reached", "data": {"step": {"id": "pick-plan"}}},
+              {"type": "message", "data": {"text": "hi"}}]
+    with InletNode(tmp_path, {"edges": edges, "unrouted": "reject"}) as node:
+        statuses = [node.post(json.dumps(e).encode())[0] for e in events]
+        onboarding = [m["body"] for m in node.read_queue(str(tmp_path / "onboarding"))]
+        seven = [m["body"] for m in node.read_queue(str(tmp_path / "seven"))]
+    assert statuses == [200, 200, 422, 200, 422]
+    assert onboarding == [events[0], events[3]]
+    assert seven == [events[1]]
+
+
 def test_unrouted_messages_are_accepted_or_rejected_with_422(tmp_path, redis):
     edges = [{"name": "only-stars", "filter": {"json_key_in": {"key": "action", "values": ["started", "starred"]}},
               "queue": {"type": "redis", "url": redis.url, "stream": "stars"}}]
