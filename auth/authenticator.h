@@ -43,9 +43,10 @@ struct AuthOutcome {
   Verdict verdict = Verdict::kAccept;
   int status = 0;  // only for kHttpError
   std::string detail;
+  bool detail_is_json = false;  // `detail` is JSON text (an HTTPException detail of another type)
   std::vector<std::pair<std::string, std::string>> headers;  // extra response headers
   bool has_user = false;
-  std::string user;      // BaseUser.display_name
+  std::string user;      // BaseUser.display_name, else its identity
   std::string identity;  // BaseUser.identity, when present
   std::vector<std::string> scopes;
 };

@@ -516,9 +516,12 @@ auth::AuthOutcome outcome_from_result(const Program& program, py::handle result)
       return outcome;
     }
     outcome.has_user = true;
-    outcome.user = py::str(user.attr("display_name")).cast<std::string>();
     py::object identity = has_base_identity(user) ? py::none() : optional_attr(user, "identity");
     if (!identity.is_none()) outcome.identity = py::str(identity).cast<std::string>();
+    // Starlette's BaseUser leaves display_name unimplemented; a user class defining only
+    // is_authenticated and identity is the platform's common shape.
+    py::object display_name = optional_attr(user, "display_name");
+    outcome.user = display_name.is_none() ? outcome.identity : py::str(display_name).cast<std::string>();
     if (!credentials.is_none()) {
       py::object scopes = optional_attr(credentials, "scopes");
       if (!scopes.is_none()) {
@@ -546,7 +549,12 @@ auth::AuthOutcome outcome_from_exception(const Program& program, py::handle exc)
         outcome.verdict = auth::Verdict::kHttpError;
         outcome.status = static_cast<int>(code);
         py::object detail = optional_attr(exc, "detail");
-        if (!detail.is_none()) outcome.detail = py::str(detail).cast<std::string>();
+        if (PyUnicode_Check(detail.ptr())) {
+          outcome.detail = detail.cast<std::string>();
+        } else if (!detail.is_none()) {  // FastAPI answers {"detail": <the value>} for any type
+          outcome.detail = py::module_::import("json").attr("dumps")(detail).cast<std::string>();
+          outcome.detail_is_json = true;
+        }
         py::object headers = optional_attr(exc, "headers");
         if (!headers.is_none() && py::hasattr(headers, "items")) {
           for (py::handle item : headers.attr("items")()) {

@@ -27,6 +27,29 @@ bool is_identifier(const std::string& name) {
   return true;
 }
 
+// The managed platform's function names: `acme.api-key`, 3 to 80 of letters, digits, -_.: and
+// spaces, not starting or ending with a space. A name is also a file name, so no '/'.
+bool is_function_name(const std::string& name) {
+  if (name.size() < 3 || name.size() > 80 || name.front() == ' ' || name.back() == ' ') return false;
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.' || c == ':' || c == ' ';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// The def a source must hold: `authenticator`, as the platform names every function's def; a
+// library function whose name is an identifier may also be a def of that name (inlet's first
+// convention, kept so those libraries still load).
+py::tuple def_names(const PythonAuthOptions& options) {
+  if (!options.library.empty() && options.function != "authenticator" &&
+      is_identifier(options.function)) {
+    return py::make_tuple("authenticator", options.function);
+  }
+  return py::make_tuple("authenticator");
+}
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error(path + ":1: cannot read the authenticator source");
@@ -43,9 +66,11 @@ Source read_source(const PythonAuthOptions& options) {
         "authenticator: exactly one of inline, file or library is required, got " +
         std::to_string(sources));
   }
-  if (!is_identifier(options.function)) {
+  if (!options.library.empty() && !is_function_name(options.function) &&
+      !is_identifier(options.function)) {
     throw std::runtime_error("authenticator: function '" + options.function +
-                             "' is not a Python identifier");
+                             "' is not a function name (3 to 80 letters, digits, '-_.:' and "
+                             "spaces, as in acme.api-key)");
   }
   if (!options.inline_source.empty())
     return {options.inline_source, options.inline_name, options.inline_line};
@@ -61,7 +86,7 @@ Source read_source(const PythonAuthOptions& options) {
 
 // Python thread, GIL held.
 void validate(py::module_& runtime, const Source& source, const PythonAuthOptions& options) {
-  py::object problem = runtime.attr("validate")(source.text, source.filename, options.function);
+  py::object problem = runtime.attr("validate")(source.text, source.filename, def_names(options));
   if (!problem.is_none()) {
     const int line = problem[py::int_(0)].cast<int>() + source.line_offset;
     throw std::runtime_error(source.filename + ":" + std::to_string(line) + ": " +
@@ -88,7 +113,7 @@ class PythonAuthenticator final : public auth::Authenticator {
       validate(runtime, source, options);
       py::tuple loaded;
       try {
-        loaded = runtime.attr("load")(source.text, source.filename, options.function,
+        loaded = runtime.attr("load")(source.text, source.filename, def_names(options),
                                       source.line_offset);
       } catch (py::error_already_set& e) {
         if (e.matches(PyExc_ValueError)) {

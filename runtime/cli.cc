@@ -223,9 +223,13 @@ int test_request(const Args& args) {
   Logger::instance().set_node(config->name);
   Logger::instance().set_fd(2);  // stdout carries the result
   std::string out = "{";
-  auto answer = [&](int status, std::string_view detail) {
+  auto answer = [&](int status, std::string_view detail, bool detail_is_json = false) {
     out += "\"status\":" + std::to_string(status) + ",\"detail\":";
-    append_json_string(out, detail);
+    if (detail_is_json) {
+      out += detail;
+    } else {
+      append_json_string(out, detail);
+    }
   };
   codecs::EncodingList encodings;
   const RequestHead head{.method = "POST", .is_post = true, .target = target, .content_type = content_type,
@@ -257,7 +261,8 @@ int test_request(const Args& args) {
     run.wait(exchange);
 
     const Outcome& outcome = exchange.outcome();
-    answer(outcome.status, outcome.reject ? std::string_view(outcome.detail) : "ok");
+    answer(outcome.status, outcome.reject ? std::string_view(outcome.detail) : "ok",
+           outcome.reject && outcome.detail_is_json);
     if (!outcome.reject) append_accepted(out, exchange);
     out += "}";
     std::cout << out << "\n";

@@ -40,6 +40,12 @@ void append_detail(std::string& out, std::string_view detail) {
   out += '}';
 }
 
+void append_detail_json(std::string& out, std::string_view json) {
+  out += "{\"detail\":";
+  out += json;
+  out += '}';
+}
+
 void write_http(const Response& response, std::string& out) {
   namespace http = boost::beast::http;
   out.clear();

@@ -27,6 +27,8 @@ Response response_for(Reject reject) noexcept;
 
 // {"detail":"<detail, JSON-escaped>"}
 void append_detail(std::string& out, std::string_view detail);
+// {"detail":<json>}: a detail that is already JSON text (an object, a list, a number...).
+void append_detail_json(std::string& out, std::string_view json);
 
 // Replaces `out` with the HTTP/1.1 bytes of `response`.
 void write_http(const Response& response, std::string& out);

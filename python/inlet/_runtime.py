@@ -34,9 +34,10 @@ def _describe(node):
     return f"a {type(node).__name__} statement"
 
 
-def validate(source, filename, function):
-    """Returns None when `source` holds exactly one top-level def named `function` (plus an
+def validate(source, filename, names):
+    """Returns None when `source` holds exactly one top-level def named one of `names` (plus an
     optional docstring), else (line, reason)."""
+    function = names[0]
     try:
         tree = ast.parse(source, filename)
     except SyntaxError as e:
@@ -54,7 +55,7 @@ def validate(source, filename, function):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             if found is not None:
                 return (node.lineno, f"only one function is allowed, found a second def {node.name!r}")
-            if node.name != function:
+            if node.name not in names:
                 return (node.lineno, f"the function must be named {function!r}, found {node.name!r}")
             if node.decorator_list:
                 return (node.decorator_list[0].lineno, "decorators are not allowed")
@@ -66,6 +67,21 @@ def validate(source, filename, function):
         )
     if found is None:
         return (1, f"no function {function!r} defined")
+    problem = _signature_problem(found.args)
+    if problem:
+        return (found.lineno, problem)
+    return None
+
+
+def _signature_problem(args):
+    """What load() would refuse in the def's signature, read from the source, so that `inlet
+    check` refuses what `inlet serve` does without running anything."""
+    if args.kwarg is not None:
+        return None
+    keywords = {a.arg for a in args.kwonlyargs} | {a.arg for a in args.args}
+    for name in ("context", "request"):
+        if name not in keywords:
+            return f"the function must accept the keyword argument {name!r}"
     return None
 
 
@@ -84,7 +100,7 @@ def _accepts_keywords(fn):
     return None
 
 
-def load(source, filename, function, line_offset):
+def load(source, filename, names, line_offset):
     """Compiles the (validated) source and returns (fn, is_async) or raises ValueError(line, reason)."""
     tree = ast.parse(source, filename)
     if line_offset:
@@ -92,7 +108,7 @@ def load(source, filename, function, line_offset):
     code = compile(tree, filename, "exec")
     namespace = {"__name__": "inlet_authenticator", "__file__": filename, "__builtins__": builtins}
     exec(code, namespace)
-    fn = namespace[function]
+    fn = next(namespace[name] for name in names if name in namespace)
     problem = _accepts_keywords(fn)
     if problem:
         raise ValueError(fn.__code__.co_firstlineno, problem)

@@ -124,6 +124,10 @@ std::shared_ptr<const NodeConfig> load_node_config(const std::filesystem::path& 
     ConfigMap node = root.map("node");
     config->name = node.string("name", config->name);
     config->tenant = node.string("tenant", "");
+    YAML::Node tenant_config = node.raw("tenant_config");
+    if (tenant_config.IsDefined() && !tenant_config.IsNull() && !tenant_config.IsMap()) {
+      node.fail("tenant_config", "must be a mapping (context.config's defaults for the tenant)");
+    }
     config->send_message_type = node.string("send_message_type", config->send_message_type);
     node.finish();
 
@@ -150,7 +154,8 @@ std::shared_ptr<const NodeConfig> load_node_config(const std::filesystem::path& 
     if (root.has("authenticator")) {
       ConfigMap section = root.map("authenticator");
       PythonAuthSection python =
-          parse_python_authenticator(section, file.parent_path(), config->name, config->tenant, file);
+          parse_python_authenticator(section, file.parent_path(),
+                                     PythonAuthOwner{config->name, config->tenant, tenant_config}, file);
       config->make_authenticator = std::move(python.make);
       config->check_authenticator = std::move(python.check);
     } else {

@@ -81,9 +81,16 @@ struct PythonAuthSection {
   std::function<std::unique_ptr<auth::Authenticator>()> make;
   std::function<void()> check;
 };
+// Who the authenticator runs for: context.node, context.tenant, and the tenant-level config
+// (`node.tenant_config`, a mapping or null) under the node's own `config:`.
+struct PythonAuthOwner {
+  std::string node;
+  std::string tenant;
+  YAML::Node tenant_config;
+};
 // `config_file` names inline source in errors and tracebacks ("node.yaml:12"), when known.
 PythonAuthSection parse_python_authenticator(ConfigMap& section, const std::filesystem::path& config_dir,
-                                             const std::string& node, const std::string& tenant,
+                                             const PythonAuthOwner& owner,
                                              const std::filesystem::path& config_file = {});
 
 }  // namespace inlet::runtime

@@ -90,7 +90,7 @@ int inline_line_before(const YAML::Node& node, const std::filesystem::path& conf
 
 PythonAuthSection parse_python_authenticator(ConfigMap& section,
                                              const std::filesystem::path& config_dir,
-                                             const std::string& node, const std::string& tenant,
+                                             const PythonAuthOwner& owner,
                                              const std::filesystem::path& config_file) {
   python::PythonAuthOptions options;
   const auto resolve = [&](const std::string& path) {
@@ -130,12 +130,21 @@ PythonAuthSection parse_python_authenticator(ConfigMap& section,
         line_of(section.node()));
   }
 
+  // context.config: the tenant's keys, then the node's, which win.
   YAML::Node config = section.raw("config");
-  if (!config.IsNull()) {
-    if (!config.IsMap()) section.fail("config", "must be a mapping");
-    options.config_json.clear();
-    append_json(options.config_json, config, section.path_of("config"));
-  }
+  if (config.IsDefined() && !config.IsNull() && !config.IsMap()) section.fail("config", "must be a mapping");
+  YAML::Node merged(YAML::NodeType::Map);
+  const auto add_keys = [&](const YAML::Node& from, const std::string& path) {
+    if (!from.IsMap()) return;
+    for (const auto& item : from) {
+      if (!item.first.IsScalar()) throw ConfigError(path, "mapping keys must be scalars", line_of(item.first));
+      merged[item.first.Scalar()] = item.second;
+    }
+  };
+  add_keys(owner.tenant_config, "node.tenant_config");
+  add_keys(config, section.path_of("config"));
+  options.config_json.clear();
+  append_json(options.config_json, merged, section.path_of("config"));
   options.requirements = section.string_list("requirements");
   options.timeout_ms =
       static_cast<std::uint32_t>(section.integer("timeout_ms", 2000, 1, kMaxTimeoutMs));
@@ -143,8 +152,8 @@ PythonAuthSection parse_python_authenticator(ConfigMap& section,
       section.choice("none_means", "accept", {"accept", "reject"}) == "reject";
   section.finish();
 
-  options.node = node;
-  options.tenant = tenant;
+  options.node = owner.node;
+  options.tenant = owner.tenant;
   options.log_sink = log_from_python;
 
   PythonAuthSection parsed;

@@ -256,6 +256,8 @@ void Exchange::finish(Reject reject, std::string_view detail) noexcept {
   outcome_.reject = reject;
   if (reject != Reject::kAuthHttpError) outcome_.status = info.status;
   outcome_.detail.assign(detail.empty() ? info.detail : detail);
+  outcome_.detail_is_json =
+      reject == Reject::kAuthHttpError && auth_outcome_.detail_is_json && !detail.empty();
   ExchangeOwner& owner = owner_;
   owner.on_exchange_done(*this);
 }

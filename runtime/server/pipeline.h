@@ -94,6 +94,7 @@ struct Outcome {
   int status = 200;
   std::optional<Reject> reject;   // unset on success
   std::string detail;             // for rejects
+  bool detail_is_json = false;    // `detail` is JSON text, answered as it is (auth::AuthOutcome)
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers (authenticator's)
   char tracking_id[32] = {};
 };

@@ -212,7 +212,11 @@ void Session::on_exchange_done(Exchange& exchange) noexcept {
     response = response_for(*outcome.reject);
     response.status = outcome.status;  // the authenticator may have chosen it
     response_body_.clear();
-    append_detail(response_body_, outcome.detail);
+    if (outcome.detail_is_json) {
+      append_detail_json(response_body_, outcome.detail);
+    } else {
+      append_detail(response_body_, outcome.detail);
+    }
     response.body = response_body_;
     response.extra_headers = outcome.headers;
   } else {

@@ -630,7 +630,7 @@ def github_team(*, context, request, **kwargs):
   options.function = "missing";
   EXPECT_NE(start_error(options).find("has no function 'missing'"), std::string::npos);
   options.function = "../etc";
-  EXPECT_NE(start_error(options).find("not a Python identifier"), std::string::npos);
+  EXPECT_NE(start_error(options).find("is not a function name"), std::string::npos);
 }
 
 TEST(PythonAuthenticatorRequirements, AcceptsInstalledVersions) {
