@@ -151,7 +151,11 @@ std::shared_ptr<const NodeConfig> load_node_config(const std::filesystem::path& 
     config->access_log_sample = parse_access_log(root.map("access_log"));
 
     for (ConfigMap& verifier : root.map_list("verifiers")) config->verifiers.push_back(parse_verifier(verifier));
-    if (root.has("authenticator")) {
+    if (root.has("authenticator") && root.map("authenticator").has("function") &&
+        !root.map("authenticator").has("library")) {
+      ConfigMap section = root.map("authenticator");
+      config->verifiers.push_back(parse_system_function(section));
+    } else if (root.has("authenticator")) {
       ConfigMap section = root.map("authenticator");
       PythonAuthSection python =
           parse_python_authenticator(section, file.parent_path(),

@@ -76,6 +76,9 @@ QueueSpec parse_log_queue(ConfigMap& queue);
 QueueSpec parse_kafka_queue(ConfigMap& queue);
 QueueSpec parse_redis_queue(ConfigMap& queue);
 std::shared_ptr<auth::Authenticator> parse_verifier(ConfigMap& verifier);  // one `verifiers[]` item
+// `authenticator: {function: echo.basic | echo.bearer | echo.x-hub-signature, config: {...}}`, no
+// library: the managed platform's system functions, run by the built-in verifiers.
+std::shared_ptr<auth::Authenticator> parse_system_function(ConfigMap& section);
 // The `authenticator:` section; returns the factory and the check (both capture the parsed options).
 struct PythonAuthSection {
   std::function<std::unique_ptr<auth::Authenticator>()> make;

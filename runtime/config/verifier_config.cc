@@ -244,7 +244,68 @@ std::shared_ptr<auth::Authenticator> parse_timestamped(ConfigMap& map, std::stri
   return std::make_shared<auth::SlackVerifier>(values(secrets), tolerance);
 }
 
+// echo.basic's layout: `realms: NAME | [NAMES]`, and under each realm's name a mapping of user to
+// the SHA-256 hex of the password. The challenge names the first realm.
+std::shared_ptr<auth::Authenticator> parse_platform_basic(ConfigMap& config) {
+  std::vector<std::string> realms;
+  const YAML::Node listed = config.raw("realms");
+  if (listed.IsScalar()) {
+    realms.push_back(listed.Scalar());
+  } else {
+    realms = config.string_list("realms");
+  }
+  if (realms.empty()) config.fail("realms", "is required: a realm name or a list of them");
+  std::vector<auth::BasicUser> users;
+  for (const std::string& realm : realms) {
+    const YAML::Node passwords = config.raw(realm);
+    const std::string path = config.path_of(realm);
+    if (!passwords.IsMap() || passwords.size() == 0) {
+      throw ConfigError(path, "must map each user of realm '" + realm + "' to the SHA-256 hex of its password",
+                        line_of(passwords));
+    }
+    for (const auto& entry : passwords) {
+      auth::BasicUser user;
+      user.username = entry.first.Scalar();
+      const std::string user_path = path + "." + user.username;
+      if (user.username.empty() || user.username.find(':') != std::string::npos) {
+        throw ConfigError(user_path, "must be a user name without ':'", line_of(entry.first));
+      }
+      for (const auth::BasicUser& other : users) {
+        if (other.username == user.username)
+          throw ConfigError(user_path, "user '" + user.username + "' is in two realms", line_of(entry.first));
+      }
+      if (!entry.second.IsScalar() ||
+          auth::decode_hex(entry.second.Scalar(), user.password_sha256.data(), user.password_sha256.size()) != 32) {
+        throw ConfigError(user_path, "must be 64 hex digits, the SHA-256 of the password", line_of(entry.second));
+      }
+      users.push_back(std::move(user));
+    }
+  }
+  config.finish();
+  return std::make_shared<auth::BasicVerifier>(std::move(users), realms.front());
+}
+
 }  // namespace
+
+std::shared_ptr<auth::Authenticator> parse_system_function(ConfigMap& section) {
+  const std::string function = section.required_string("function");
+  ConfigMap config = section.map("config");
+  std::shared_ptr<auth::Authenticator> verifier;
+  if (function == "echo.basic") {
+    verifier = parse_platform_basic(config);
+  } else if (function == "echo.bearer") {
+    verifier = parse_bearer(config);
+  } else if (function == "echo.x-hub-signature") {
+    verifier = parse_hmac(config, /*github=*/true);
+  } else {
+    section.fail("function",
+                 "without library: names a system function, echo.basic, echo.bearer or "
+                 "echo.x-hub-signature; a function of yours needs library:");
+  }
+  config.finish();
+  section.finish();
+  return verifier;
+}
 
 std::shared_ptr<auth::Authenticator> parse_verifier(ConfigMap& verifier) {
   if (!verifier.has("type")) verifier.fail("type", "is required");

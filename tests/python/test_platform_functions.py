@@ -1,7 +1,11 @@
 """Authenticators written for the managed platform, run unchanged (CONTRACT.md section 2, "What
 unchanged takes") through the real binary: library functions named the platform's way, users
 without display_name, a detail of any JSON type, bodiless statuses, `inlet check` refusing what
-`inlet serve` refuses, and the tenant-level config."""
+`inlet serve` refuses, the tenant-level config, and the system functions echo.basic, echo.bearer
+and echo.x-hub-signature."""
+import base64
+import hashlib
+import hmac
 import json
 import textwrap
 
@@ -178,3 +182,56 @@ def test_a_tenant_config_that_is_not_a_mapping_is_refused_with_its_key(tmp_path)
     result = run_inlet("check", "--config", str(node.config_path))
     assert result.returncode != 0
     assert "node.tenant_config" in combined_output(result), combined_output(result)
+
+
+def sha256_hex(text):
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def basic(user, password):
+    return {**JSON, "Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def test_system_function_echo_basic_reads_the_platforms_realms(tmp_path):
+    config = {"authenticator": {"function": "echo.basic", "config": {
+        "realms": ["staff", "bots"],
+        "staff": {"alice": sha256_hex("wonderland")},
+        "bots": {"ci": sha256_hex("beep")}}}}
+    with InletNode(tmp_path, config) as node:
+        assert node.post(b"{}", basic("alice", "wonderland"))[0] == 200
+        assert node.post(b"{}", basic("ci", "beep"))[0] == 200
+        status, headers, _ = node.post(b"{}", basic("alice", "beep"))
+        assert status == 401 and headers["www-authenticate"] == 'Basic realm="staff"'
+        assert node.post(b"{}", JSON)[0] == 401
+        users = [m["user"] for m in node.read_queue()]
+    assert users == ["alice", "ci"]
+
+
+def test_system_functions_echo_bearer_and_echo_x_hub_signature(tmp_path):
+    (tmp_path / "bearer").mkdir()
+    with InletNode(tmp_path / "bearer", {"authenticator": {"function": "echo.bearer",
+                                                           "config": {"tokens": ["t0k3n"]}}}) as node:
+        assert node.post(b"{}", {**JSON, "Authorization": "Bearer t0k3n"})[0] == 200
+        assert node.post(b"{}", {**JSON, "Authorization": "Bearer nope"})[0] == 401
+    (tmp_path / "hub").mkdir()
+    body = b'{"zen": "Keep it logically awesome."}'
+    signature = "sha256=" + hmac.new(b"hub-secret", body, hashlib.sha256).hexdigest()
+    with InletNode(tmp_path / "hub", {"authenticator": {"function": "echo.x-hub-signature",
+                                                        "config": {"secret": "hub-secret"}}}) as node:
+        assert node.post(body, {**JSON, "X-Hub-Signature-256": signature})[0] == 200
+        assert node.post(body + b" ", {**JSON, "X-Hub-Signature-256": signature})[0] == 403
+
+
+@pytest.mark.parametrize("command", ["check", "serve"])
+@pytest.mark.parametrize("section, path", [
+    ({"function": "echo.nope"}, "authenticator.function"),
+    ({"function": "echo.basic", "config": {"realms": "staff"}}, "authenticator.config.staff"),
+    ({"function": "echo.basic", "config": {"realms": "staff", "staff": {"alice": "not-hex"}}},
+     "authenticator.config.staff.alice"),
+    ({"function": "echo.bearer", "config": {}}, "authenticator.config.tokens"),
+])
+def test_system_function_config_errors_name_the_key(tmp_path, command, section, path):
+    node = InletNode(tmp_path, {"authenticator": section}, start=False)
+    result = run_inlet(command, "--config", str(node.config_path), timeout=30)
+    assert result.returncode != 0
+    assert path in combined_output(result), combined_output(result)
