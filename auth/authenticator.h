@@ -26,6 +26,10 @@ struct AuthRequest {
   std::string_view body;  // the decoded body (valid JSON)
   std::string_view client_host;
   std::uint16_t client_port = 0;
+  // The URL the client used, where a trusted proxy said (X-Forwarded-Proto/-Host); else http and
+  // the Host header (empty here).
+  std::string_view scheme = "http";
+  std::string_view host;
 
   // Case-insensitive lookup of the first header with this name; empty when absent.
   std::string_view header(std::string_view name) const noexcept;

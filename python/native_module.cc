@@ -248,6 +248,12 @@ PYBIND11_EMBEDDED_MODULE(_inlet_native, m) {
                                  return py::make_tuple(latin1(a.client_host), a.client_port);
                                });
                              })
+      .def_property_readonly("_origin",
+                             [](const RequestObject& r) {
+                               return r.read([](const auth::AuthRequest& a) {
+                                 return py::make_tuple(latin1(a.scheme), latin1(a.host));
+                               });
+                             })
       .def("_body_bytes", [](RequestObject& r) {
         if (!r.body_) r.body_ = r.read([](const auth::AuthRequest& a) { return bytes_of(a.body); });
         return r.body_;

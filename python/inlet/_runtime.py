@@ -250,20 +250,27 @@ def _split_target(target):
     return path, query
 
 
+def _scheme_and_host(self):
+    """The URL the client used: a trusted proxy's X-Forwarded-Proto/-Host (trusted_proxies), else
+    http and the Host header."""
+    scheme, host = self._origin
+    return scheme, host or self.headers.get("host") or "localhost"
+
+
 @_cached("_url")
 def _url(self):
     from starlette.datastructures import URL
 
-    host = self.headers.get("host") or "localhost"
-    return URL(f"http://{host}{self._target}")
+    scheme, host = _scheme_and_host(self)
+    return URL(f"{scheme}://{host}{self._target}")
 
 
 @_cached("_base_url")
 def _base_url(self):
     from starlette.datastructures import URL
 
-    host = self.headers.get("host") or "localhost"
-    return URL(f"http://{host}/")
+    scheme, host = _scheme_and_host(self)
+    return URL(f"{scheme}://{host}/")
 
 
 @_cached("_query_params")
@@ -305,7 +312,7 @@ def _scope(self):
         "asgi": {"version": "3.0", "spec_version": "2.3"},
         "http_version": "1.1",
         "method": self.method,
-        "scheme": "http",
+        "scheme": self._origin[0],
         "path": unquote(path),
         "raw_path": path.encode("latin-1"),
         "query_string": query.encode("latin-1"),

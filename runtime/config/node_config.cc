@@ -142,6 +142,16 @@ std::shared_ptr<const NodeConfig> load_node_config(const std::filesystem::path& 
       root.raw("admin_listen");
     }
     config->threads = static_cast<unsigned>(root.integer("threads", 0, 0, 256));
+    const std::vector<std::string> proxies = root.string_list("trusted_proxies");
+    for (std::size_t i = 0; i < proxies.size(); ++i) {
+      std::optional<IpRange> range = parse_ip_range(proxies[i]);
+      if (!range) {
+        root.fail("trusted_proxies[" + std::to_string(i) + "]",
+                  "must be an IP address or a CIDR range (10.0.0.0/8, 2001:db8::/32), got '" +
+                      proxies[i] + "'");
+      }
+      config->trusted_proxies.push_back(*range);
+    }
     config->limits = parse_limits(root.map("limits"));
     if (config->limits.max_decoded_bytes < config->limits.max_body_bytes) {
       root.fail("limits", "max_decoded_bytes must not be smaller than max_body_bytes");

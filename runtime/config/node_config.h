@@ -12,6 +12,7 @@
 
 #include "auth/authenticator.h"
 #include "runtime/config/config_reader.h"
+#include "runtime/ip_range.h"
 #include "runtime/queue/queue.h"
 #include "runtime/route/filter.h"
 
@@ -57,6 +58,8 @@ struct NodeConfig {
   std::uint16_t admin_port = 0;
   unsigned threads = 0;    // 0: one per core
   Limits limits;
+  // Peers whose X-Forwarded-For/-Proto/-Host set request.client and request.url; empty: nobody's.
+  std::vector<IpRange> trusted_proxies;
   bool unrouted_reject = false;
   std::string log_level = "info";
   std::chrono::milliseconds drain_delay{0};

@@ -131,6 +131,8 @@ void Exchange::run(std::shared_ptr<const Pipeline> pipeline, const ExchangeInput
       .body = body_,
       .client_host = input.client_host,
       .client_port = input.client_port,
+      .scheme = input.scheme,
+      .host = input.host,
   };
   phase_ = Phase::kAuthenticating;
   pending_.store(2, std::memory_order_relaxed);

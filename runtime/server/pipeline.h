@@ -116,6 +116,8 @@ struct ExchangeInput {
   std::string* raw_body = nullptr;  // may be decoded in place of; the exchange may swap it
   std::string_view client_host;
   std::uint16_t client_port = 0;
+  std::string_view scheme = "http";  // ForwardedOrigin (server/forwarded.h)
+  std::string_view host;
   // When the body was complete (starts the decode stage's clock); unset: run() reads the clock.
   std::chrono::steady_clock::time_point body_done{};
 };

@@ -7,6 +7,7 @@
 
 #include "runtime/log.h"
 #include "runtime/response.h"
+#include "runtime/server/forwarded.h"
 #include "runtime/server/worker.h"
 
 namespace inlet::runtime {
@@ -31,6 +32,14 @@ Session::Session(Worker& worker, boost::asio::ip::tcp::socket&& socket)
   if (!ec) {
     client_host_ = remote.address().to_string();
     client_port_ = remote.port();
+    if (remote.address().is_v4()) {
+      const auto v4 = remote.address().to_v4().to_bytes();
+      peer_ip_[10] = peer_ip_[11] = 0xFF;
+      std::copy(v4.begin(), v4.end(), peer_ip_.begin() + 12);
+    } else {
+      const auto v6 = remote.address().to_v6().to_bytes();
+      std::copy(v6.begin(), v6.end(), peer_ip_.begin());
+    }
   }
   socket_.set_option(boost::asio::ip::tcp::no_delay(true), ec);
   worker_.add(*this);
@@ -186,14 +195,18 @@ void Session::on_message() {
     target_storage_.append(origin_target);
     origin_target = target_storage_;
   }
+  const ForwardedOrigin origin = forwarded_origin(worker_.pipeline()->config->trusted_proxies,
+                                                  peer_ip_, client_host_, client_port_, headers_);
   const ExchangeInput input{
       .target = origin_target,
       .content_type = request[http::field::content_type],
       .encodings = encodings_,
       .headers = headers_,
       .raw_body = &request.body(),
-      .client_host = client_host_,
-      .client_port = client_port_,
+      .client_host = origin.client_host,
+      .client_port = origin.client_port,
+      .scheme = origin.scheme,
+      .host = origin.host,
       .body_done = body_done,
   };
   hold_ = shared_from_this();

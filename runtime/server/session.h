@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/ip_range.h"
 #include "runtime/response.h"
 #include "runtime/server/pipeline.h"
 #include "runtime/server/request_head.h"
@@ -65,6 +66,7 @@ class Session final : public std::enable_shared_from_this<Session>, public Excha
   boost::asio::ip::tcp::socket socket_;
   std::string client_host_;
   std::uint16_t client_port_ = 0;
+  IpBytes peer_ip_{};  // for trusted_proxies
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   std::string body_storage_;  // the body string handed to each parser, reused for its capacity

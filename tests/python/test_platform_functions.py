@@ -235,3 +235,34 @@ def test_system_function_config_errors_name_the_key(tmp_path, command, section, 
     result = run_inlet(command, "--config", str(node.config_path), timeout=30)
     assert result.returncode != 0
     assert path in combined_output(result), combined_output(result)
+
+
+ECHO_ORIGIN = """\
+def authenticator(*, context, request, **kwargs):
+    from fastapi import HTTPException
+    raise HTTPException(418, detail={"url": str(request.url), "client": request.client.host,
+                                     "scheme": request.scope["scheme"]})
+"""
+
+
+@pytest.mark.parametrize("trusted, expected", [
+    (["127.0.0.1", "10.0.0.0/8"], {"url": "https://hooks.example.com/?x=1", "client": "198.51.100.2",
+                                   "scheme": "https"}),
+    (["10.0.0.0/8"], None),  # the node's peer (127.0.0.1) is no trusted proxy: headers ignored
+])
+def test_behind_a_trusted_proxy_request_url_and_client_are_the_originals(tmp_path, trusted, expected):
+    with InletNode(tmp_path, {"trusted_proxies": trusted, **inline(ECHO_ORIGIN)}) as node:
+        headers = {**JSON, "X-Forwarded-For": "198.51.100.2, 10.0.0.5", "X-Forwarded-Proto": "https",
+                   "X-Forwarded-Host": "hooks.example.com"}
+        answer = node.post(b"{}", headers, path="/?x=1")
+        if expected is None:
+            expected = {"url": f"http://127.0.0.1:{node.port}/?x=1", "client": "127.0.0.1", "scheme": "http"}
+    assert answer[0] == 418
+    assert json.loads(answer[2])["detail"] == expected
+
+
+def test_a_bad_trusted_proxy_is_refused_with_its_key(tmp_path):
+    node = InletNode(tmp_path, {"trusted_proxies": ["10.0.0.0/33"]}, start=False)
+    result = run_inlet("check", "--config", str(node.config_path))
+    assert result.returncode != 0
+    assert "trusted_proxies[0]" in combined_output(result), combined_output(result)
