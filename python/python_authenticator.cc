@@ -92,6 +92,7 @@ void validate(py::module_& runtime, const Source& source, const PythonAuthOption
     throw std::runtime_error(source.filename + ":" + std::to_string(line) + ": " +
                              problem[py::int_(1)].cast<std::string>());
   }
+  if (!options.site_packages.empty()) runtime.attr("use_site_packages")(options.site_packages);
   py::list requirements;
   for (const std::string& r : options.requirements) requirements.append(r);
   py::object missing = runtime.attr("check_requirements")(requirements);

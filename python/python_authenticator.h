@@ -25,6 +25,8 @@ struct PythonAuthOptions {
   int inline_line = 0;
   std::string config_json = "{}";         // becomes context.config
   std::vector<std::string> requirements;  // pip specifiers, checked at start
+  // Where `inlet requirements install` puts them; on sys.path before the check. Empty: none.
+  std::string site_packages;
   std::uint32_t timeout_ms = 2000;
   bool none_means_reject = false;
   std::string node;

@@ -17,6 +17,7 @@
 #include "runtime/config/node_config.h"
 #include "runtime/log.h"
 #include "runtime/queue/log_reader_command.h"
+#include "runtime/requirements_install.h"
 #include "runtime/server/pipeline.h"
 #include "runtime/server/server.h"
 
@@ -41,6 +42,12 @@ Usage:
                                  Print the messages of a log queue, one JSON line each:
                                  {"offset", "tracking_id", "received_at", "message_type", "node",
                                   "user", "scopes", "body"}. --follow waits for new messages.
+  inlet requirements install --config FILE [--target DIR] [-- PIP_ARGS...]
+                                 Install the authenticator's requirements with pip into the
+                                 node-local directory (authenticator.site_packages, default
+                                 .inlet/site-packages beside the config), which the node puts on
+                                 sys.path. PIP_ARGS go to pip: -- --no-index --find-links ./wheels
+                                 The node itself only checks requirements; it never installs.
   inlet --version
   inlet --help
 
@@ -50,6 +57,7 @@ See README.md for the config file and ARCHITECTURE.md for how a request flows.
 
 struct Args {
   std::vector<std::string> positional;
+  std::vector<std::string> passthrough;  // after "--"
   std::vector<std::pair<std::string, std::string>> options;  // in order; flags have ""
 
   const std::string* get(std::string_view name) const {
@@ -70,6 +78,10 @@ bool takes_value(std::string_view name) {
 bool parse_args(int argc, char** argv, Args& args, std::string& error) {
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
+    if (arg == "--") {
+      args.passthrough.assign(argv + i + 1, argv + argc);
+      break;
+    }
     if (arg.size() > 1 && arg[0] == '-') {
       std::string value;
       if (const auto eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
@@ -273,6 +285,34 @@ int test_request(const Args& args) {
   }
 }
 
+int requirements_command(const Args& args) {
+  if (args.positional.size() < 2 || args.positional[1] != "install") {
+    return usage_error(
+        "requirements needs a subcommand: inlet requirements install --config FILE [--target DIR]");
+  }
+  int exit_code = 0;
+  auto config = load_or_report(args, exit_code);
+  if (!config) return exit_code;
+  if (config->python_requirements.empty()) {
+    std::cout << *args.get("--config") << ": no requirements to install\n";
+    return 0;
+  }
+  const std::string* target = args.get("--target");
+  const std::string dir = target != nullptr ? *target : config->python_site_packages;
+  std::cerr << "inlet: installing " << config->python_requirements.size() << " requirement"
+            << (config->python_requirements.size() == 1 ? "" : "s") << " into " << dir << "\n";
+  const int pip = install_requirements(config->python_requirements, dir, args.passthrough);
+  if (pip != 0) {
+    std::cerr << "inlet: pip failed (exit " << pip << "); nothing was changed outside " << dir << "\n";
+    return 1;
+  }
+  if (target != nullptr && *target != config->python_site_packages) {
+    std::cerr << "inlet: installed into " << dir << "; the node reads " << config->python_site_packages
+              << " (authenticator.site_packages)\n";
+  }
+  return 0;
+}
+
 std::atomic<bool> g_stop_follow{false};
 
 int queue_command(const Args& args) {
@@ -319,6 +359,7 @@ int run_cli(int argc, char** argv) {
   if (command == "check") return check(args);
   if (command == "test") return test_request(args);
   if (command == "queue") return queue_command(args);
+  if (command == "requirements") return requirements_command(args);
   return usage_error("unknown command '" + command + "'");
 }
 

@@ -14,6 +14,7 @@ import importlib
 import inspect
 import json
 import logging
+import sys
 import threading
 import traceback
 
@@ -135,6 +136,14 @@ def _import_ahead(tree):
                 importlib.import_module(name)
             except (Exception, SystemExit):  # noqa: BLE001 - reported by the call itself
                 pass
+
+
+def use_site_packages(path):
+    """Puts the node-local directory `inlet requirements install` fills first on sys.path, so its
+    packages win over the system's, and the requirement check sees them."""
+    if path not in sys.path:
+        sys.path.insert(0, path)
+        importlib.invalidate_caches()
 
 
 def check_requirements(requirements):

@@ -172,6 +172,8 @@ std::shared_ptr<const NodeConfig> load_node_config(const std::filesystem::path& 
                                      PythonAuthOwner{config->name, config->tenant, tenant_config}, file);
       config->make_authenticator = std::move(python.make);
       config->check_authenticator = std::move(python.check);
+      config->python_requirements = std::move(python.requirements);
+      config->python_site_packages = std::move(python.site_packages);
     } else {
       root.raw("authenticator");
     }

@@ -58,6 +58,10 @@ struct NodeConfig {
   std::uint16_t admin_port = 0;
   unsigned threads = 0;    // 0: one per core
   Limits limits;
+  // The Python authenticator's pip specifiers and the node-local directory they are installed
+  // into (`inlet requirements install`); empty without a Python authenticator.
+  std::vector<std::string> python_requirements;
+  std::string python_site_packages;
   // Peers whose X-Forwarded-For/-Proto/-Host set request.client and request.url; empty: nobody's.
   std::vector<IpRange> trusted_proxies;
   bool unrouted_reject = false;
@@ -86,6 +90,8 @@ std::shared_ptr<auth::Authenticator> parse_system_function(ConfigMap& section);
 struct PythonAuthSection {
   std::function<std::unique_ptr<auth::Authenticator>()> make;
   std::function<void()> check;
+  std::vector<std::string> requirements;
+  std::string site_packages;
 };
 // Who the authenticator runs for: context.node, context.tenant, and the tenant-level config
 // (`node.tenant_config`, a mapping or null) under the node's own `config:`.

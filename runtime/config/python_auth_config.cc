@@ -146,6 +146,7 @@ PythonAuthSection parse_python_authenticator(ConfigMap& section,
   options.config_json.clear();
   append_json(options.config_json, merged, section.path_of("config"));
   options.requirements = section.string_list("requirements");
+  options.site_packages = resolve(section.string("site_packages", ".inlet/site-packages"));
   options.timeout_ms =
       static_cast<std::uint32_t>(section.integer("timeout_ms", 2000, 1, kMaxTimeoutMs));
   options.none_means_reject =
@@ -159,6 +160,8 @@ PythonAuthSection parse_python_authenticator(ConfigMap& section,
   PythonAuthSection parsed;
   parsed.make = [options] { return python::make_python_authenticator(options); };
   parsed.check = [options] { python::check_python_authenticator(options); };
+  parsed.requirements = options.requirements;
+  parsed.site_packages = options.site_packages;
   return parsed;
 }
 

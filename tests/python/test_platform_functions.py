@@ -266,3 +266,53 @@ def test_a_bad_trusted_proxy_is_refused_with_its_key(tmp_path):
     result = run_inlet("check", "--config", str(node.config_path))
     assert result.returncode != 0
     assert "trusted_proxies[0]" in combined_output(result), combined_output(result)
+
+
+def write_wheel(folder, name, version, module_source):
+    """A pure-Python wheel built by hand (a zip with its metadata and RECORD): no index, no build
+    tools, so the test runs where pip can reach nothing."""
+    import zipfile
+    files = {f"{name}/__init__.py": module_source.encode(),
+             f"{name}-{version}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
+             f"{name}-{version}.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: inlet-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+    record = [f"{path},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},{len(data)}"
+              for path, data in files.items()] + [f"{name}-{version}.dist-info/RECORD,,"]
+    with zipfile.ZipFile(folder / f"{name}-{version}-py3-none-any.whl", "w") as wheel:
+        for path, data in files.items():
+            wheel.writestr(path, data)
+        wheel.writestr(f"{name}-{version}.dist-info/RECORD", "\n".join(record) + "\n")
+
+
+USES_THE_PACKAGE = """\
+def authenticator(*, context, request, **kwargs):
+    import inlet_demo_pkg
+    from fastapi import HTTPException
+    raise HTTPException(418, detail=inlet_demo_pkg.VALUE)
+"""
+
+
+def test_requirements_install_fills_the_node_local_directory_the_node_then_uses(tmp_path):
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    write_wheel(wheels, "inlet_demo_pkg", "1.2.0", "VALUE = 42\n")
+    node = InletNode(tmp_path, inline(USES_THE_PACKAGE, requirements=["inlet_demo_pkg>=1.1"]), start=False)
+    # Before the install the node refuses to start, naming the package.
+    refused = run_inlet("serve", "--config", str(node.config_path), timeout=30)
+    assert refused.returncode != 0 and "inlet_demo_pkg is not installed" in combined_output(refused)
+    installed = run_inlet("requirements", "install", "--config", str(node.config_path),
+                          "--", "--no-index", "--find-links", str(wheels), timeout=120)
+    assert installed.returncode == 0, combined_output(installed)
+    assert (tmp_path / ".inlet" / "site-packages" / "inlet_demo_pkg" / "__init__.py").exists()
+    assert run_inlet("check", "--config", str(node.config_path)).returncode == 0
+    node.start()
+    with node:
+        answer = node.post(b"{}", JSON)
+    assert (answer[0], json.loads(answer[2])) == (418, {"detail": 42})
+
+
+def test_requirements_install_reports_pips_failure(tmp_path):
+    node = InletNode(tmp_path, inline(USES_THE_PACKAGE, requirements=["inlet_demo_pkg>=9"]), start=False)
+    result = run_inlet("requirements", "install", "--config", str(node.config_path),
+                       "--", "--no-index", "--find-links", str(tmp_path), timeout=120)
+    assert result.returncode == 1
+    assert "pip failed" in combined_output(result), combined_output(result)
