@@ -245,7 +245,8 @@ int test_request(const Args& args) {
   };
   codecs::EncodingList encodings;
   const RequestHead head{.method = "POST", .is_post = true, .target = target, .content_type = content_type,
-                         .content_encoding = lookup.header("content-encoding")};
+                         .content_encoding = lookup.header("content-encoding"),
+                         .accept_form = !config->form_param.empty()};
   if (auto reject = check_head(head, encodings)) {
     answer(describe(*reject).status, describe(*reject).detail);
     std::cout << out << "}\n";
@@ -268,7 +269,7 @@ int test_request(const Args& args) {
     body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
     const ExchangeInput input{.target = target, .content_type = content_type, .encodings = encodings,
                               .headers = headers, .raw_body = &body, .client_host = "127.0.0.1",
-                              .client_port = 0};
+                              .client_port = 0, .scheme = "http", .host = {}};
     exchange.run(pipeline, input, /*dry_run=*/true);
     run.wait(exchange);
 

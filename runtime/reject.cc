@@ -15,6 +15,7 @@ constexpr std::array<RejectInfo, static_cast<std::size_t>(Reject::kCount)> kTabl
     {400, "bad_encoding", "body does not decode with its Content-Encoding", false},
     {413, "decoded_too_large", "decoded body too large", false},
     {400, "invalid_json", "invalid JSON", false},
+    {400, "form_field_missing", "the form has no field holding the JSON body", false},
     {400, "bad_framing", "malformed HTTP request", false},
     {400, "bad_host", "missing or invalid Host header", false},
     {501, "transfer_coding_not_implemented",

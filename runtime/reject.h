@@ -17,6 +17,7 @@ enum class Reject : std::uint8_t {
   kBadEncoding,
   kDecodedTooLarge,
   kInvalidJson,
+  kFormFieldMissing,  // a form post without its form_param field
   kBadFraming,  // malformed HTTP, smuggling attempts (Content-Length with Transfer-Encoding, ...)
   kBadHost,     // no Host in HTTP/1.1, two of them, or an invalid one (RFC 9112 §3.2)
   kTransferCodingNotImplemented,  // a transfer coding other than chunked (RFC 9112 §6.1)

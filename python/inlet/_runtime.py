@@ -356,6 +356,19 @@ async def _stream(self):
     yield b""
 
 
+async def _form(self, *, max_files=1000, max_fields=1000):
+    """The form-encoded body (a `form_param` node's request) as Starlette's FormData."""
+    from urllib.parse import parse_qsl
+
+    from starlette.datastructures import FormData
+
+    d = self.__dict__
+    if "_form" not in d:
+        text = self._body_bytes().decode("utf-8", "replace")
+        d["_form"] = FormData(parse_qsl(text, keep_blank_values=True, max_num_fields=max_fields))
+    return d["_form"]
+
+
 _Request.url = _url
 _Request.base_url = _base_url
 _Request.query_params = _query_params
@@ -367,6 +380,7 @@ _Request.state = _state
 _Request.body = _body
 _Request.json = _json
 _Request.stream = _stream
+_Request.form = _form
 _Request.get = lambda self, key, default=None: self.scope.get(key, default)
 _Request.__getitem__ = lambda self, key: self.scope[key]
 

@@ -178,6 +178,7 @@ std::shared_ptr<const NodeConfig> load_node_config(const std::filesystem::path& 
       root.raw("authenticator");
     }
     config->unrouted_reject = root.choice("unrouted", "accept", {"accept", "reject"}) == "reject";
+    config->form_param = root.string("form_param", "");
     config->edges = parse_edges(root);
     root.finish();
   } catch (const ConfigError& e) {

@@ -65,6 +65,8 @@ struct NodeConfig {
   // Peers whose X-Forwarded-For/-Proto/-Host set request.client and request.url; empty: nobody's.
   std::vector<IpRange> trusted_proxies;
   bool unrouted_reject = false;
+  // A form post's field whose URL-decoded value is the message body; empty: forms are refused (415).
+  std::string form_param;
   std::string log_level = "info";
   std::chrono::milliseconds drain_delay{0};
   double access_log_sample = 0;  // `access_log: {sample: 0.01}`: fraction of requests logged

@@ -37,7 +37,9 @@ std::string_view client_from(std::string_view forwarded_for, std::span<const IpR
 ForwardedOrigin forwarded_origin(std::span<const IpRange> trusted, const IpBytes& peer,
                                  std::string_view peer_host, std::uint16_t peer_port,
                                  std::span<const auth::Header> headers) {
-  ForwardedOrigin origin{peer_host, peer_port};
+  ForwardedOrigin origin;
+  origin.client_host = peer_host;
+  origin.client_port = peer_port;
   if (trusted.empty() || !contains_any(trusted, peer)) return origin;
   auth::AuthRequest lookup;
   lookup.headers = headers;

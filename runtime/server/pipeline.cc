@@ -9,6 +9,8 @@
 #include <ctime>
 #include <random>
 
+#include "codecs/form.h"
+
 namespace inlet::runtime {
 
 namespace {
@@ -39,7 +41,10 @@ std::optional<Reject> check_head(const RequestHead& head, codecs::EncodingList& 
   const std::string_view path = head.target.substr(0, head.target.find('?'));
   if (path != "/") return Reject::kNotFound;
   if (!head.is_post) return Reject::kMethodNotAllowed;
-  if (!codecs::is_json_media_type(head.content_type)) return Reject::kUnsupportedMediaType;
+  if (!codecs::is_json_media_type(head.content_type) &&
+      !(head.accept_form && codecs::is_form_media_type(head.content_type))) {
+    return Reject::kUnsupportedMediaType;
+  }
   const auto parsed = codecs::parse_content_encoding(head.content_encoding);
   if (!parsed) return Reject::kUnsupportedEncoding;
   encodings = *parsed;
@@ -107,8 +112,22 @@ void Exchange::run(std::shared_ptr<const Pipeline> pipeline, const ExchangeInput
     return finish(Reject::kDecodedTooLarge);
   }
 
-  const std::string& text = input.encodings.size == 0 ? raw : decoded_;
-  const bool valid = tools_.validator.validate(text.data(), text.size(), text.capacity());
+  // A form post: the verifiers and the authenticator see the form as sent (body_); the message is
+  // the form_param field's JSON.
+  message_body_ = body_;
+  const std::string* text = input.encodings.size == 0 ? &raw : &decoded_;
+  if (!pipeline_->config->form_param.empty() && codecs::is_form_media_type(input.content_type)) {
+    const std::string& field = pipeline_->config->form_param;
+    if (codecs::find_form_field(body_, field, form_json_) == codecs::FormField::kMissing) {
+      mark(Stage::kDecode);
+      return finish(Reject::kFormFieldMissing, "form field '" + field + "' is missing");
+    }
+    form_json_.reserve(form_json_.size() + simdjson::SIMDJSON_PADDING);
+    text = &form_json_;
+    message_body_ = form_json_;
+    content_type_ = "application/json";
+  }
+  const bool valid = tools_.validator.validate(text->data(), text->size(), text->capacity());
   mark(Stage::kDecode);
   if (!valid) return finish(Reject::kInvalidJson, tools_.validator.error());
 
@@ -184,7 +203,7 @@ void Exchange::after_auth() noexcept {
   format_received_at(tools_, received_at_);
   const NodeConfig& config = *pipeline_->config;
   message_ = Message{
-      .body = body_,
+      .body = message_body_,
       .tracking_id = std::string_view(outcome_.tracking_id, 32),
       .message_type = config.send_message_type,
       .received_at = std::string_view(received_at_, 27),

@@ -64,6 +64,7 @@ struct RequestHead {
   std::string_view target;
   std::string_view content_type;
   std::string_view content_encoding;
+  bool accept_form = false;  // the config has a form_param
 };
 
 // Checks 1, 2, 4 and 5 of the contract (3, the header size, is the parser's).
@@ -184,6 +185,8 @@ class Exchange final : public auth::AuthCallback, public StoreCallback {
   std::atomic<std::uint32_t> pending_{0};
   std::atomic<StoreStatus> store_status_{StoreStatus::kStored};
   std::string decoded_;  // decoded body storage when the request had a Content-Encoding
+  std::string form_json_;  // a form post's JSON field, URL-decoded: the message body
+  std::string_view message_body_;  // body_, or form_json_ for a form post
   std::string_view body_;
   std::string_view content_type_;
   std::uint64_t edge_mask_ = 0;

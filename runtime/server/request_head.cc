@@ -11,7 +11,7 @@ std::string_view path_for_check(const RequestTarget& target) noexcept {
 }
 
 HeadVerdict check_parsed_head(const RequestParser& parser, HeadScratch& scratch,
-                              codecs::EncodingList& encodings) noexcept {
+                              codecs::EncodingList& encodings, bool accept_form) noexcept {
   const auto& request = parser.get();
   scratch.transfer_encoding.clear();
   scratch.content_length.clear();
@@ -50,6 +50,7 @@ HeadVerdict check_parsed_head(const RequestParser& parser, HeadScratch& scratch,
       .target = path_for_check(verdict.target),
       .content_type = request[http::field::content_type],
       .content_encoding = request[http::field::content_encoding],
+      .accept_form = accept_form,
   };
   verdict.reject = check_head(head, encodings);
   return verdict;

@@ -32,9 +32,10 @@ struct HeadVerdict {
   RequestTarget target;        // views into the parser's header
 };
 
-// `parser` must have its header done. Fills `encodings` when the head passes.
+// `parser` must have its header done. Fills `encodings` when the head passes. `accept_form`: the
+// config has a form_param, so a form-encoded body passes the media type check.
 HeadVerdict check_parsed_head(const RequestParser& parser, HeadScratch& scratch,
-                              codecs::EncodingList& encodings) noexcept;
+                              codecs::EncodingList& encodings, bool accept_form = false) noexcept;
 
 // Check 1's view of a target: "" (an absolute form with no path) and "?q" stand for "/".
 std::string_view path_for_check(const RequestTarget& target) noexcept;

@@ -121,7 +121,8 @@ void Session::on_read(const error_code& ec, std::size_t bytes) {
 bool Session::on_header() {
   header_checked_ = true;
   auto& request = parser_->get();
-  const HeadVerdict verdict = check_parsed_head(*parser_, head_scratch_, encodings_);
+  const HeadVerdict verdict = check_parsed_head(*parser_, head_scratch_, encodings_,
+                                                !worker_.pipeline()->config->form_param.empty());
   if (verdict.reject) {
     respond_reject(*verdict.reject, verdict.detail, verdict.bad_framing || !parser_->is_done());
     return false;
@@ -162,7 +163,7 @@ void Session::on_parse_error(const error_code& ec) {
     }
     const RequestHead head{.method = method, .is_post = method == "POST",
                            .target = path_for_check(split_target(target)), .content_type = {},
-                           .content_encoding = {}};
+                           .content_encoding = {}, .accept_form = false};
     codecs::EncodingList ignored;
     const auto reject = check_head(head, ignored);
     if (reject == Reject::kNotFound || reject == Reject::kMethodNotAllowed) {

@@ -1,0 +1,58 @@
+#include "codecs/form.h"
+
+#include "codecs/content_type.h"
+
+namespace inlet::codecs {
+namespace {
+
+int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+void append_decoded(std::string& out, std::string_view text) {
+  out.reserve(out.size() + text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '+') {
+      out += ' ';
+    } else if (c == '%' && i + 2 < text.size() && hex_value(text[i + 1]) >= 0 &&
+               hex_value(text[i + 2]) >= 0) {
+      out += static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2]));
+      i += 2;
+    } else {
+      out += c;
+    }
+  }
+}
+
+}  // namespace
+
+bool is_form_media_type(std::string_view content_type) noexcept {
+  std::string_view media = content_type.substr(0, content_type.find(';'));
+  while (!media.empty() && (media.front() == ' ' || media.front() == '\t')) media.remove_prefix(1);
+  while (!media.empty() && (media.back() == ' ' || media.back() == '\t')) media.remove_suffix(1);
+  return iequals(media, "application/x-www-form-urlencoded");
+}
+
+FormField find_form_field(std::string_view body, std::string_view name, std::string& value) {
+  std::string decoded_name;
+  while (!body.empty()) {
+    const std::size_t amp = body.find('&');
+    const std::string_view pair = body.substr(0, amp);
+    body = amp == std::string_view::npos ? std::string_view() : body.substr(amp + 1);
+    if (pair.empty()) continue;
+    const std::size_t eq = pair.find('=');
+    decoded_name.clear();
+    append_decoded(decoded_name, pair.substr(0, eq));
+    if (decoded_name != name) continue;
+    value.clear();
+    if (eq != std::string_view::npos) append_decoded(value, pair.substr(eq + 1));
+    return FormField::kFound;
+  }
+  return FormField::kMissing;
+}
+
+}  // namespace inlet::codecs
