@@ -74,3 +74,16 @@ def test_without_form_param_a_form_is_415(tmp_path):
     with InletNode(tmp_path) as node:
         answer = node.post(b"payload=%7B%7D", FORM)
     assert answer[0] == 415
+
+
+def test_inlet_test_prints_the_json_of_a_form_post(tmp_path):
+    from inlet_harness import run_inlet
+    node = InletNode(tmp_path, {"form_param": "payload"}, start=False)
+    body = tmp_path / "form.txt"
+    body.write_bytes(urllib.parse.urlencode({"payload": '{"ref": "refs/heads/main"}'}).encode())
+    result = run_inlet("test", "--config", str(node.config_path), "--body", str(body),
+                       "-H", "Content-Type: application/x-www-form-urlencoded")
+    printed = json.loads(result.stdout)
+    assert printed["status"] == 200, printed
+    assert printed["message"]["body"] == {"ref": "refs/heads/main"}
+    assert printed["message"]["content_type"] == "application/json"
