@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cstdlib>
 
+#include "codecs/hex.h"
+
 namespace inlet::auth {
 
 SecondsClock system_seconds_clock() {
@@ -14,13 +16,6 @@ SecondsClock system_seconds_clock() {
 }
 
 namespace {
-
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 int base64_value(char c) noexcept {
   if (c >= 'A' && c <= 'Z') return c - 'A';
@@ -38,8 +33,8 @@ char lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c 
 std::ptrdiff_t decode_hex(std::string_view in, unsigned char* out, std::size_t capacity) noexcept {
   if (in.size() % 2 != 0 || in.size() / 2 > capacity) return -1;
   for (std::size_t i = 0; i < in.size(); i += 2) {
-    const int hi = hex_value(in[i]);
-    const int lo = hex_value(in[i + 1]);
+    const int hi = codecs::hex_digit_value(in[i]);
+    const int lo = codecs::hex_digit_value(in[i + 1]);
     if (hi < 0 || lo < 0) return -1;
     out[i / 2] = static_cast<unsigned char>(hi << 4 | lo);
   }

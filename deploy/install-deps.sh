@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages inlet needs. Usage: deploy/install-deps.sh [build] [runtime] [test]
-# With no argument it installs all three lists. Skips apt entirely when everything is present.
+# Installs the Debian packages inlet needs. Usage: deploy/install-deps.sh [build] [runtime] [test] [image]
+# With no argument it installs build, runtime and test (image is for deploy/build-image.sh). Skips
+# apt entirely when everything is present.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 lists=("$@")

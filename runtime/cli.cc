@@ -348,7 +348,8 @@ int run_cli(int argc, char** argv) {
   std::string error;
   if (!parse_args(argc, argv, args, error)) return usage_error(error);
   if (args.flag("--version")) {
-    std::cout << "inlet " << INLET_VERSION << " (simdjson " << INLET_STRINGIFY(SIMDJSON_VERSION) << ")\n";
+    std::cout << "inlet " << INLET_VERSION << " (commit " << INLET_COMMIT << ", simdjson "
+              << INLET_STRINGIFY(SIMDJSON_VERSION) << ")\n";
     return 0;
   }
   if (args.positional.empty() || args.flag("--help") || args.flag("-h")) {

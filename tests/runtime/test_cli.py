@@ -5,6 +5,7 @@ import gzip
 import json
 import os
 import re
+import subprocess
 
 import pytest
 
@@ -41,14 +42,20 @@ def test_help_lists_every_command_and_exits_0():
     for flag in ("--help", "-h"):
         code, out, _ = run(flag)
         assert code == 0
-        for command in ("serve", "check", "test", "queue read", "--version"):
+        for command in ("serve", "check", "test", "queue read", "requirements install", "--version"):
             assert command in out, command
 
 
 def test_version_prints_the_version_and_exits_0():
     code, out, _ = run("--version")
     assert code == 0
-    assert re.match(r"^inlet \d+\.\d+\.\d+", out), out
+    assert re.match(r"^inlet \d+\.\d+\.\d+ \(commit [0-9a-f]{12}|unknown", out), out
+    source = os.environ.get("INLET_SOURCE_DIR")
+    head = subprocess.run(["git", "-C", source, "rev-parse", "--short=12", "HEAD"], capture_output=True,
+                          text=True).stdout.strip() if source else ""
+    if head:  # a checkout: the binary names a commit of it (the one it was configured at)
+        commit = re.search(r"commit ([0-9a-f]{12})", out).group(1)
+        assert subprocess.run(["git", "-C", source, "cat-file", "-e", commit + "^{commit}"]).returncode == 0, out
 
 
 def test_no_command_prints_usage_and_exits_2():
