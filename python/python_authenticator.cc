@@ -183,9 +183,7 @@ std::unique_ptr<auth::Authenticator> make_python_authenticator(const PythonAuthO
 }
 
 void check_python_authenticator(const PythonAuthOptions& options) {
-  const Source source = read_source(options);
-  Interpreter& interpreter = Interpreter::instance();
-  interpreter.run([&] { validate(interpreter.runtime(), source, options); });
+  make_python_authenticator(options);
 }
 
 }  // namespace inlet::python

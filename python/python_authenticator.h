@@ -44,7 +44,9 @@ inline constexpr std::uint32_t kMaxPendingJobs = 10000;
 // Throws std::runtime_error("file:line: reason") on any problem (start-up and `inlet check`).
 std::unique_ptr<auth::Authenticator> make_python_authenticator(const PythonAuthOptions& options);
 
-// Only validates the source and requirements, for `inlet check`; same errors as above.
+// For `inlet check`: everything make_python_authenticator does (the source, the requirements,
+// defining the function, its signature, the context), so check refuses whatever serve refuses;
+// same errors. The function itself is not called.
 void check_python_authenticator(const PythonAuthOptions& options);
 
 }  // namespace inlet::python

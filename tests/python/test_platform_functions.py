@@ -316,3 +316,15 @@ def test_requirements_install_reports_pips_failure(tmp_path):
                        "--", "--no-index", "--find-links", str(tmp_path), timeout=120)
     assert result.returncode == 1
     assert "pip failed" in combined_output(result), combined_output(result)
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("def authenticator(*, context, request, limit=1 // 0):\n    return None\n", "ZeroDivisionError"),
+    ("def authenticator(*, context, request, **kwargs) -> Missing:\n    return None\n", "NameError"),
+])
+def test_check_refuses_a_def_that_fails_when_it_is_defined(tmp_path, source, expected):
+    node = InletNode(tmp_path, {"authenticator": {"inline": source}}, start=False)
+    for command in ("check", "serve"):
+        result = run_inlet(command, "--config", str(node.config_path), timeout=30)
+        assert result.returncode != 0, (command, combined_output(result))
+        assert expected in combined_output(result), (command, combined_output(result))
