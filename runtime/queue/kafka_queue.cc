@@ -37,6 +37,9 @@ class KafkaQueue final : public Queue {
     set("queue.buffering.max.messages",
         std::to_string(std::max<std::uint32_t>(100000, options.max_in_flight)));
     set("client.id", "inlet");
+    // librdkafka's reconnect backoff doubles up to 10 s: after an outage, webhooks would keep
+    // getting 503 for up to 10 s once the brokers are back. One second bounds that wait.
+    set("reconnect.backoff.max.ms", "1000");
     for (const auto& [name, value] : options.properties) set(name, value);
     set("enable.idempotence", "true");
     rd_kafka_conf_set_opaque(conf, this);
