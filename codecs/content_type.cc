@@ -67,6 +67,11 @@ bool is_json_media_type(std::string_view content_type) noexcept {
   return subtype.size() > 5 && iends_with(subtype, "+json");
 }
 
+bool is_form_media_type(std::string_view content_type) noexcept {
+  return iequals(trim(content_type.substr(0, content_type.find(';'))),
+                 "application/x-www-form-urlencoded");
+}
+
 std::optional<EncodingList> parse_content_encoding(std::string_view header) noexcept {
   EncodingList list;
   while (true) {

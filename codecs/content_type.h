@@ -18,6 +18,9 @@ bool iequals(std::string_view a, std::string_view b) noexcept;
 // parameters (`; charset=utf-8`). Whitespace around the media type is allowed.
 bool is_json_media_type(std::string_view content_type) noexcept;
 
+// True for `application/x-www-form-urlencoded`, case-insensitive, with optional parameters.
+bool is_form_media_type(std::string_view content_type) noexcept;
+
 // The codings of a Content-Encoding header, in the order the sender applied them.
 struct EncodingList {
   static constexpr std::size_t kMax = 4;

@@ -1,6 +1,5 @@
 #include "codecs/form.h"
 
-#include "codecs/content_type.h"
 #include "codecs/hex.h"
 
 namespace inlet::codecs {
@@ -23,13 +22,6 @@ void append_decoded(std::string& out, std::string_view text) {
 }
 
 }  // namespace
-
-bool is_form_media_type(std::string_view content_type) noexcept {
-  std::string_view media = content_type.substr(0, content_type.find(';'));
-  while (!media.empty() && (media.front() == ' ' || media.front() == '\t')) media.remove_prefix(1);
-  while (!media.empty() && (media.back() == ' ' || media.back() == '\t')) media.remove_suffix(1);
-  return iequals(media, "application/x-www-form-urlencoded");
-}
 
 FormField find_form_field(std::string_view body, std::string_view name, std::string& value) {
   std::string decoded_name;

@@ -1,14 +1,12 @@
-// application/x-www-form-urlencoded bodies (the WHATWG URL standard's parser): the media type, and
-// one field's value, percent- and '+'-decoded. Pure functions; thread-safe.
+// application/x-www-form-urlencoded bodies (the WHATWG URL standard's parser): one field's value,
+// percent- and '+'-decoded (the media type check is is_form_media_type, in content_type.h). Pure
+// functions; thread-safe.
 #pragma once
 
 #include <string>
 #include <string_view>
 
 namespace inlet::codecs {
-
-// True for `application/x-www-form-urlencoded`, case-insensitive, with optional parameters.
-bool is_form_media_type(std::string_view content_type) noexcept;
 
 enum class FormField { kFound, kMissing };
 

@@ -1,19 +1,14 @@
 #include "runtime/server/forwarded.h"
 
+#include "auth/verifier_common.h"
 #include "codecs/content_type.h"
 #include "runtime/server/framing.h"
 
 namespace inlet::runtime {
 namespace {
 
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 std::string_view first_element(std::string_view list) noexcept {
-  return trim(list.substr(0, list.find(',')));
+  return auth::trim_ows(list.substr(0, list.find(',')));
 }
 
 // Walks X-Forwarded-For from the right past the trusted proxies; the first other hop is the
@@ -23,7 +18,7 @@ std::string_view client_from(std::string_view forwarded_for, std::span<const IpR
   std::string_view hop;
   while (!rest.empty()) {
     const std::size_t comma = rest.rfind(',');
-    hop = trim(comma == std::string_view::npos ? rest : rest.substr(comma + 1));
+    hop = auth::trim_ows(comma == std::string_view::npos ? rest : rest.substr(comma + 1));
     rest = comma == std::string_view::npos ? std::string_view() : rest.substr(0, comma);
     if (hop.empty()) continue;
     const std::optional<IpBytes> address = parse_ip(hop);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "codecs/content_type.h"
+
 namespace inlet::codecs {
 namespace {
 
