@@ -30,6 +30,9 @@ struct AuthRequest {
   // the Host header (empty here).
   std::string_view scheme = "http";
   std::string_view host;
+  // The subject of the client's verified TLS certificate (mTLS, RFC 2253: "CN=client,O=Acme");
+  // empty without one.
+  std::string_view client_cert;
 
   // Case-insensitive lookup of the first header with this name; empty when absent.
   std::string_view header(std::string_view name) const noexcept;

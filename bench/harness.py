@@ -52,6 +52,9 @@ class Scenario:
     ack: str = "write"
     threads: int = 1
     edge: str = "log"
+    # "off", "keepalive" (TLS on kept-alive connections) or "handshake" (Connection: close on every
+    # request: each one is a new connection, so req/s is handshakes/s).
+    tls: str = "off"
     optional: bool = False  # skipped with a note, not failed, when `inlet check` rejects its config
 
     @property
@@ -64,7 +67,8 @@ class Scenario:
         return f"{self.payload} {self.encoding}" + "".join(
             f" {name}={value}" for name, value, default in (
                 ("auth", self.auth, "none"), ("ack", self.ack, "write"),
-                ("threads", self.threads, 1), ("edge", self.edge, "log")) if value != default)
+                ("threads", self.threads, 1), ("edge", self.edge, "log"), ("tls", self.tls, "off"))
+            if value != default)
 
     @property
     def label(self):
@@ -81,6 +85,7 @@ class Settings:
     server_cpus: str = None
     load_cpus: str = None
     servers: tuple = SERVER_ORDER
+    certificate_dir: str = None  # the TLS scenarios' certificate, one for every server
 
 
 def build_matrix(quick, servers_wanted, have_brotli):
@@ -108,7 +113,12 @@ def build_matrix(quick, servers_wanted, have_brotli):
         for name in SERVER_ORDER:
             if name in names and name in servers_wanted:
                 matrix.append(Scenario(name, payload, encoding, auth, ack, threads, edge,
-                                       optional and name == "inlet"))
+                                       optional=optional and name == "inlet"))
+    # TLS beside nginx with the same certificate and a session cache (FastAPI's peer has no TLS).
+    for mode in ("keepalive", "handshake"):
+        for name in ("nginx", "inlet"):
+            if name in servers_wanted:
+                matrix.append(Scenario(name, "tiny", tls=mode))
     return matrix
 
 
@@ -122,9 +132,12 @@ class Progress:
         print(f"[{self.done}/{self.total}] {text}", flush=True)
 
 
-def run_wrk(port, manifest, conns, duration, load_cpus):
+def run_wrk(port, manifest, conns, duration, load_cpus, tls="off"):
+    scheme = "http" if tls == "off" else "https"
     argv = ["wrk", "-t1", f"-c{conns}", f"-d{duration:g}s", "--timeout", "10s",
-            "-s", str(BENCH_DIR / "lua" / "post.lua"), f"http://127.0.0.1:{port}/", "--", manifest]
+            "-s", str(BENCH_DIR / "lua" / "post.lua"), f"{scheme}://127.0.0.1:{port}/", "--", manifest]
+    if tls == "handshake":
+        argv.append("close")
     if load_cpus:
         argv = ["taskset", "-c", load_cpus] + argv
     result = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60)
@@ -169,6 +182,13 @@ def measure_idle(loadgen, server, manifest, count, load_cpus):
 
 
 def make_server(scenario, workdir, settings, inlet_binary, redis_port):
+    server = new_server(scenario, workdir, settings, inlet_binary, redis_port)
+    if scenario.tls != "off":
+        server.use_tls(servers.make_certificate(Path(settings.certificate_dir)))
+    return server
+
+
+def new_server(scenario, workdir, settings, inlet_binary, redis_port):
     cpus = settings.server_cpus
     if scenario.threads > 1 and settings.server_cpus:
         cpus = f"{settings.server_cpus},{settings.load_cpus}"
@@ -233,7 +253,8 @@ def run_scenario(scenario, index, settings, context, progress):
             server.start()
         except servers.StartError as error:
             raise ScenarioFailed(f"server failed to start: {error}")
-        status, body = servers.send_raw(server.port, Path(open(manifest).readline().strip()).read_bytes())
+        status, body = servers.send_raw(server.port, Path(open(manifest).readline().strip()).read_bytes(),
+                                        tls=scenario.tls != "off")
         if status != 200:
             raise ScenarioFailed(f"first request answered {status}: {body[:200]!r}")
 
@@ -242,7 +263,8 @@ def run_scenario(scenario, index, settings, context, progress):
         for conns in conns_list:
             servers.wait_idle(server.pid)
             cpu_before = servers.cpu_seconds(server.pid)
-            wrk = run_wrk(server.port, manifest, conns, settings.duration, settings.load_cpus)
+            wrk = run_wrk(server.port, manifest, conns, settings.duration, settings.load_cpus,
+                          scenario.tls)
             cpu_used = servers.cpu_seconds(server.pid) - cpu_before
             if server.process.poll() is not None:
                 raise ScenarioFailed(f"server exited during the run (code {server.process.returncode})\n"
@@ -267,6 +289,12 @@ def run_scenario(scenario, index, settings, context, progress):
             if wrk["errors"]["status"]:
                 raise ScenarioFailed(f"{wrk['errors']['status']} of {wrk['requests']} answers were not 2xx")
 
+        if scenario.tls != "off":
+            # bench/loadgen.cc speaks plain HTTP only: wrk's own latency figures stand in.
+            result["note"] += "latency: wrk's (loadgen has no TLS). "
+            result["peak_rss_kib"] = servers.memory_kib(server.pid, "VmHWM")
+            progress.done += 1 + (1 if context["idle_for"].get(scenario.server) == scenario else 0)
+            return result
         rate = max(best * 0.5, 1.0)
         servers.wait_idle(server.pid)
         # As many connections as the best closed-loop run had (at least 32): the server showed it can
@@ -417,6 +445,7 @@ def main(argv):
     signal.signal(signal.SIGINT, signal.default_int_handler)
     load_at_start = os.getloadavg()[0]
     tmp = tempfile.mkdtemp(prefix="inlet-bench-")
+    settings.certificate_dir = str(Path(tmp) / "tls")
     started = time.monotonic()
     results = []
     interrupted = False

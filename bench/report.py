@@ -47,8 +47,8 @@ def baseline(results, result, server):
         theirs = other["scenario"]
         if other["status"] != "ok" or theirs["server"] != server:
             continue
-        keys = ("payload", "encoding") if server == "nginx" else ("payload", "encoding", "auth", "ack")
-        if all(theirs[key] == mine[key] for key in keys):
+        keys = ("payload", "encoding", "tls") if server == "nginx" else ("payload", "encoding", "auth", "ack", "tls")
+        if all(theirs.get(key, "off") == mine.get(key, "off") for key in keys):
             return other
     return None
 

@@ -132,9 +132,29 @@ def log_tail(path, lines=8):
     return "\n".join(text[-lines:])
 
 
-def send_raw(port, request, timeout=10.0):
+def make_certificate(folder):
+    """A self-signed EC P-256 certificate for 127.0.0.1, made once per run: (certificate, key).
+    wrk does not verify it; what is measured is the handshake and the record layer."""
+    cert, key = folder / "bench.crt", folder / "bench.key"
+    if not cert.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                        "-nodes", "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+                        "-days", "2", "-addext", "subjectAltName=IP:127.0.0.1"],
+                       check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+def send_raw(port, request, timeout=10.0, tls=False):
     """Sends one raw request and returns (status, body) of the answer."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as connection:
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as plain:
+        connection = plain
+        if tls:
+            import ssl
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            connection = context.wrap_socket(plain)
         connection.sendall(request)
         data = b""
         while b"\r\n\r\n" not in data:
@@ -172,6 +192,10 @@ class Server:
         self.log = self.workdir / "server.log"
         self.process = None
         self.exit_code = None
+        self.tls_files = None  # (certificate, key) when the scenario measures TLS
+
+    def use_tls(self, files):
+        self.tls_files = files
 
     def argv(self):
         raise NotImplementedError
@@ -200,6 +224,15 @@ class Server:
             self.exit_code = stop(self.process, self.stop_signal())
         return self.exit_code
 
+    def tls_directives(self):
+        if not self.tls_files:
+            return ""
+        cert, key = self.tls_files
+        # The same as inlet's: TLS 1.2 and 1.3, a session cache, tickets on (nginx's default).
+        return (f"    ssl_certificate {cert};\n    ssl_certificate_key {key};\n"
+                "    ssl_protocols TLSv1.2 TLSv1.3;\n"
+                "    ssl_session_cache shared:SSL:10m;\n    ssl_session_timeout 5m;\n")
+
     def stop_signal(self):
         return signal.SIGTERM
 
@@ -227,8 +260,8 @@ http {{
   keepalive_requests 100000000;
   keepalive_timeout 300s;
   server {{
-    listen 127.0.0.1:{self.port} backlog=4096;
-    location = / {{
+    listen 127.0.0.1:{self.port} backlog=4096{" ssl" if self.tls_files else ""};
+{self.tls_directives()}    location = / {{
       default_type application/json;
       return 200 '{{"tracking_id":"0"}}';
     }}
@@ -313,7 +346,13 @@ class InletServer(Server):
         if scenario.auth == "github":
             from payloads import GITHUB_SECRET
             config["verifiers"] = [{"type": "github", "secret": GITHUB_SECRET}]
+        if self.tls_files:
+            config["tls"] = {"cert_file": str(self.tls_files[0]), "key_file": str(self.tls_files[1])}
         self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+    def use_tls(self, files):
+        super().use_tls(files)
+        self.write_config()
 
     def check(self):
         """Runs `inlet check`; returns None when the config is accepted, else the reason."""

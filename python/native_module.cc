@@ -254,6 +254,13 @@ PYBIND11_EMBEDDED_MODULE(_inlet_native, m) {
                                  return py::make_tuple(latin1(a.scheme), latin1(a.host));
                                });
                              })
+      .def_property_readonly("_client_cert",
+                             [](const RequestObject& r) {
+                               return r.read([](const auth::AuthRequest& a) -> py::object {
+                                 if (a.client_cert.empty()) return py::none();
+                                 return py::str(a.client_cert.data(), a.client_cert.size());
+                               });
+                             })
       .def("_body_bytes", [](RequestObject& r) {
         if (!r.body_) r.body_ = r.read([](const auth::AuthRequest& a) { return bytes_of(a.body); });
         return r.body_;

@@ -269,7 +269,7 @@ int test_request(const Args& args) {
     body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
     const ExchangeInput input{.target = target, .content_type = content_type, .encodings = encodings,
                               .headers = headers, .raw_body = &body, .client_host = "127.0.0.1",
-                              .client_port = 0, .scheme = "http", .host = {}};
+                              .client_port = 0, .scheme = "http", .host = {}, .client_cert = {}};
     exchange.run(pipeline, input, /*dry_run=*/true);
     run.wait(exchange);
 

@@ -271,6 +271,13 @@ void append_edge_families(std::string& out, const Workers& w,
 
 }  // namespace
 
+std::uint64_t MetricsRegistry::tls_handshakes(TlsHandshake result) const {
+  std::lock_guard lock(mu_);
+  return sum(workers_, [&](const WorkerMetrics& m) {
+    return m.tls_handshakes[static_cast<std::size_t>(result)].get();
+  });
+}
+
 void MetricsRegistry::render(std::string& out) const {
   std::lock_guard lock(mu_);
   append_request_families(out, workers_);

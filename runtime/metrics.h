@@ -71,6 +71,20 @@ enum class Stage : std::uint8_t {
   kCount,
 };
 
+// How a TLS handshake ended, for inlet_tls_handshakes_total{result}: plain_http (an HTTP request
+// on the TLS port), protocol (no common version or cipher: TLS 1.1 and older land here),
+// client_certificate (missing or not verified, with client_auth), peer_alert (the client refused
+// ours, e.g. an unknown CA), timeout (header_timeout_ms ran out), error (anything else: a reset,
+// an EOF, garbage).
+enum class TlsHandshake : std::uint8_t {
+  kOk, kPlainHttp, kProtocol, kClientCertificate, kPeerAlert, kTimeout, kError, kCount
+};
+inline constexpr std::array<std::string_view, static_cast<std::size_t>(TlsHandshake::kCount)>
+    kTlsHandshakeNames{"ok", "plain_http", "protocol", "client_certificate", "peer_alert", "timeout",
+                       "error"};
+using TlsHandshakeCounts =
+    std::array<LocalCounter, static_cast<std::size_t>(TlsHandshake::kCount)>;
+
 // Index of an edge's block, stable across reloads for one edge name.
 inline constexpr std::size_t kMaxEdgeSlots = 64;
 inline constexpr std::uint16_t kNoEdgeSlot = 0xFFFF;
@@ -105,6 +119,7 @@ struct alignas(64) WorkerMetrics {
   LocalCounter body_bytes;      // request bodies as sent
   LocalCounter decoded_bytes;   // request bodies after Content-Encoding
   LocalCounter connections_accepted;
+  TlsHandshakeCounts tls_handshakes;
   LocalCounter unrouted;
   LocalCounter access_logged;
   std::array<EdgeMetrics, kMaxEdgeSlots> edges;
@@ -119,6 +134,8 @@ class MetricsRegistry {
   // The slot of an edge name, the same across reloads; kNoEdgeSlot once kMaxEdgeSlots names have
   // been seen (that edge then goes uncounted).
   std::uint16_t edge_slot(std::string_view name);
+  // The workers' TLS handshakes with this result, summed.
+  std::uint64_t tls_handshakes(TlsHandshake result) const;
   // Appends every per-worker metric, summed, in Prometheus text format (version 0.0.4).
   void render(std::string& out) const;
 

@@ -29,6 +29,7 @@ enum class Reject : std::uint8_t {
   kQueueFull,
   kQueueUnavailable,
   kTooManyConnections,
+  kPlainHttpOnTlsPort,  // written in the clear, as nginx does, so `curl http://` says what is wrong
   kCount,
 };
 

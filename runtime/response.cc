@@ -83,4 +83,15 @@ void write_http(const Response& response, std::string& out) {
   if (body) out += response.body;
 }
 
+std::string closing_answer(Reject reject) {
+  std::string body;
+  append_detail(body, describe(reject).detail);
+  Response response = response_for(reject);
+  response.body = body;
+  response.close = true;
+  std::string out;
+  write_http(response, out);
+  return out;
+}
+
 }  // namespace inlet::runtime

@@ -33,4 +33,8 @@ void append_detail_json(std::string& out, std::string_view json);
 // Replaces `out` with the HTTP/1.1 bytes of `response`.
 void write_http(const Response& response, std::string& out);
 
+// The bytes of `reject`'s answer with its default detail and Connection: close, for an answer
+// written before any request is read (the connection limit's, plain HTTP on a TLS port).
+std::string closing_answer(Reject reject);
+
 }  // namespace inlet::runtime

@@ -4,6 +4,11 @@
         status, headers, body = node.post(b'{"a": 1}')
         assert status == 200
         assert node.read_queue()[0]["body"] == {"a": 1}
+
+With INLET_TEST_TLS=1 (the suites registered again as `*_tls` in tests/CMakeLists.txt) every node
+serves `listen` over TLS with a test CA's certificate, and every connection made here (`post`,
+`connection`, RawConnection, raw_exchange, connect) speaks TLS to it: the same tests then check
+the same contract over TLS.
 """
 import copy
 import http.client
@@ -11,7 +16,9 @@ import json
 import os
 import signal as signals
 import socket
+import ssl
 import subprocess
+import tempfile
 import time
 
 import yaml
@@ -20,6 +27,30 @@ BINARY = os.environ.get("INLET_BINARY", "build/runtime/inlet")
 CORPUS_DIR = os.environ.get("INLET_CORPUS_DIR", os.path.join(os.path.dirname(__file__), "..", "..",
                                                               "shared", "corpus", "github-webhooks"))
 GENERATED_PAYLOAD_DIR = os.environ.get("INLET_GENERATED_PAYLOAD_DIR")
+TLS = os.environ.get("INLET_TEST_TLS") == "1"
+_tls_files = None
+
+
+def tls_files():
+    """(CA certificate, server certificate, server key) for TLS mode, made once per process."""
+    global _tls_files
+    if _tls_files is None:
+        import tls_certs
+        ca = tls_certs.TestCA(tempfile.mkdtemp(prefix="inlet-tls-"))
+        _tls_files = (ca.cert, *ca.server("server", serial=0x5EED))
+    return _tls_files
+
+
+def client_tls_context():
+    return ssl.create_default_context(cafile=tls_files()[0])
+
+
+def connect(port, timeout=5.0):
+    """A connection to a node's port: TCP, or TLS in TLS mode (handshake done)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    if TLS:
+        sock = client_tls_context().wrap_socket(sock, server_hostname="localhost")
+    return sock
 
 
 def free_port():
@@ -81,6 +112,9 @@ class InletNode:
             "threads": 1,
             "edges": [{"name": "main", "queue": {"type": "log", "dir": self.queue_dir, "ack": "write"}}],
         }
+        if TLS:
+            _, cert, key = tls_files()
+            config["tls"] = {"cert_file": cert, "key_file": key}
         self.config = merge(config, copy.deepcopy(overrides or {}))
         self.config_path = tmp_path / "node.yaml"
         self.log_path = tmp_path / "inlet.log"
@@ -153,6 +187,9 @@ class InletNode:
                 self.log_file.close()
 
     def connection(self, timeout=10):
+        if TLS:
+            return http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout,
+                                               context=client_tls_context())
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
 
     def post(self, body, headers=None, path="/", method="POST", timeout=10):
@@ -188,7 +225,7 @@ class InletNode:
 
 def raw_exchange(port, data, read_timeout=5.0, until_closed=False):
     """Sends raw bytes and returns everything the server answers (until it closes or goes quiet)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=read_timeout) as sock:
+    with connect(port, timeout=read_timeout) as sock:
         sock.sendall(data)
         chunks = []
         sock.settimeout(0.5 if not until_closed else read_timeout)
@@ -196,6 +233,8 @@ def raw_exchange(port, data, read_timeout=5.0, until_closed=False):
             try:
                 chunk = sock.recv(65536)
             except socket.timeout:
+                break
+            except ssl.SSLEOFError:  # TLS mode: a close without close_notify is still a close
                 break
             if not chunk:
                 break
@@ -297,7 +336,7 @@ class RawConnection:
     """One TCP connection to send raw bytes and read whole responses, for HTTP/1.1 mechanics."""
 
     def __init__(self, port, timeout=5.0):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.sock = connect(port, timeout)
         self.timeout = timeout
         self.pending = b""
 
@@ -319,6 +358,8 @@ class RawConnection:
                 chunk = self.sock.recv(65536)
             except socket.timeout:
                 raise TimeoutError(f"no whole response within the timeout; have {self.pending!r}")
+            except ssl.SSLEOFError:
+                chunk = b""
             if not chunk:
                 raise ConnectionError(f"connection closed; have {self.pending!r}")
             self.pending += chunk
@@ -332,7 +373,7 @@ class RawConnection:
                 chunk = self.sock.recv(65536)
             except socket.timeout:
                 return False
-            except ConnectionError:
+            except (ConnectionError, ssl.SSLEOFError):
                 return True
             if not chunk:
                 return True

@@ -1,5 +1,6 @@
 -- wrk script for bench/run: rotates over pre-built raw HTTP requests and prints a JSON summary.
--- Usage: wrk -s post.lua URL -- MANIFEST   (MANIFEST lists request files, one complete request each)
+-- Usage: wrk -s post.lua URL -- MANIFEST [close]   (MANIFEST lists request files, one complete
+-- request each; `close` adds Connection: close, so that every request is a new connection)
 -- Building the requests up front (headers, compression, signatures) keeps Lua off the hot path.
 
 local requests = {}
@@ -20,7 +21,11 @@ function init(args)
   for path in io.lines(manifest) do
     if path ~= "" then
       local file = assert(io.open(path, "rb"))
-      requests[#requests + 1] = file:read("*a")
+      local request = file:read("*a")
+      if args[2] == "close" then
+        request = request:gsub("\r\n", "\r\nConnection: close\r\n", 1)
+      end
+      requests[#requests + 1] = request
       file:close()
     end
   end

@@ -330,6 +330,9 @@ def _scope(self):
         "client": (host, port),
         "server": None,
         "path_params": {},
+        # The subject of the client's TLS certificate (tls.client_auth), e.g. "CN=client,O=Acme";
+        # None without one.
+        "client_cert": self._client_cert,
     }
 
 

@@ -141,6 +141,20 @@ std::shared_ptr<const NodeConfig> load_node_config(const std::filesystem::path& 
     } else {
       root.raw("admin_listen");
     }
+    if (root.has("tls")) {
+      ConfigMap section = root.map("tls");
+      config->tls = parse_tls(section, file.parent_path());
+    } else {
+      root.raw("tls");
+    }
+    if (root.has("admin_tls")) {
+      if (config->admin_host.empty()) root.fail("admin_tls", "needs admin_listen");
+      ConfigMap section = root.map("admin_tls");
+      config->admin_tls =
+          parse_tls(section, file.parent_path(), config->tls ? &config->tls->settings() : nullptr);
+    } else {
+      root.raw("admin_tls");
+    }
     config->threads = static_cast<unsigned>(root.integer("threads", 0, 0, 256));
     const std::vector<std::string> proxies = root.string_list("trusted_proxies");
     for (std::size_t i = 0; i < proxies.size(); ++i) {

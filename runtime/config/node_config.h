@@ -15,6 +15,7 @@
 #include "runtime/ip_range.h"
 #include "runtime/queue/queue.h"
 #include "runtime/route/filter.h"
+#include "runtime/tls_context.h"
 
 namespace inlet::runtime {
 
@@ -56,6 +57,10 @@ struct NodeConfig {
   std::uint16_t listen_port = 8080;
   std::string admin_host;  // empty: no admin listener
   std::uint16_t admin_port = 0;
+  // `tls:` and `admin_tls:`; null: plain HTTP. A reload (the watched files changed, or SIGHUP)
+  // builds new ones, which new connections use.
+  std::shared_ptr<const TlsContext> tls;
+  std::shared_ptr<const TlsContext> admin_tls;
   unsigned threads = 0;    // 0: one per core
   Limits limits;
   // The Python authenticator's pip specifiers and the node-local directory they are installed
@@ -85,6 +90,10 @@ QueueSpec parse_log_queue(ConfigMap& queue);
 QueueSpec parse_kafka_queue(ConfigMap& queue);
 QueueSpec parse_redis_queue(ConfigMap& queue);
 std::shared_ptr<auth::Authenticator> parse_verifier(ConfigMap& verifier);  // one `verifiers[]` item
+// `tls:` or `admin_tls:`; relative paths are from the config file's folder. `inherit` (the
+// listener's settings, for admin_tls) supplies cert_file and key_file when they are not given.
+std::shared_ptr<const TlsContext> parse_tls(ConfigMap& section, const std::filesystem::path& config_dir,
+                                            const TlsSettings* inherit = nullptr);
 // `authenticator: {function: echo.basic | echo.bearer | echo.x-hub-signature, config: {...}}`, no
 // library: the managed platform's system functions, run by the built-in verifiers.
 std::shared_ptr<auth::Authenticator> parse_system_function(ConfigMap& section);

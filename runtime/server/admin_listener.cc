@@ -1,5 +1,7 @@
 #include "runtime/server/admin_listener.h"
 
+#include <openssl/ssl.h>
+
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
@@ -7,11 +9,13 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <chrono>
 #include <optional>
 #include <stdexcept>
 
 #include "runtime/log.h"
+#include "runtime/server/transport.h"
 
 namespace inlet::runtime {
 
@@ -31,31 +35,61 @@ struct AdminListener::State {
   asio::io_context& io;
   tcp::acceptor acceptor;
   Handler handler;
+  TlsSource tls;
+  TlsHandshakeCounts* handshakes = nullptr;
   std::size_t connections = 0;
   bool stopped = false;
 };
 
 namespace {
 
-class AdminSession : public std::enable_shared_from_this<AdminSession> {
+// Stream: beast::tcp_stream, or Beast's TLS stream over one (admin_tls).
+template <class Stream>
+class AdminSession : public std::enable_shared_from_this<AdminSession<Stream>> {
  public:
-  AdminSession(std::shared_ptr<AdminListener::State> state, tcp::socket&& socket)
-      : state_(std::move(state)), stream_(std::move(socket)) {
+  template <class... Args>
+  AdminSession(std::shared_ptr<AdminListener::State> state, std::shared_ptr<const TlsContext> tls,
+               Args&&... stream_args)
+      : state_(std::move(state)), tls_(std::move(tls)), stream_(std::forward<Args>(stream_args)...) {
     ++state_->connections;
   }
   ~AdminSession() { --state_->connections; }
+
+  void start() {
+    if constexpr (kTls) {
+      beast::get_lowest_layer(stream_).expires_after(kAdminTimeout);
+      stream_.async_handshake(asio::ssl::stream_base::server,
+                              [self = this->shared_from_this()](const error_code& ec) {
+                                self->on_handshake(ec);
+                              });
+    } else {
+      read();
+    }
+  }
+
+ private:
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
+  void on_handshake(const error_code& ec) {
+    const TlsHandshake result =
+        !ec ? TlsHandshake::kOk
+            : ec == beast::error::timeout ? TlsHandshake::kTimeout : classify_handshake_failure(ec);
+    if (state_->handshakes) (*state_->handshakes)[static_cast<std::size_t>(result)].add();
+    if (ec) return beast::get_lowest_layer(stream_).close();
+    read();
+  }
 
   void read() {
     parser_.emplace();
     parser_->header_limit(kAdminHeaderLimit);
     parser_->body_limit(0);
-    stream_.expires_after(kAdminTimeout);
-    http::async_read(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](const error_code& ec, std::size_t) { self->on_read(ec); });
+    beast::get_lowest_layer(stream_).expires_after(kAdminTimeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = this->shared_from_this()](const error_code& ec, std::size_t) {
+                       self->on_read(ec);
+                     });
   }
 
- private:
   void on_read(const error_code& ec) {
     if (ec) return close();
     const auto& request = parser_->get();
@@ -79,7 +113,7 @@ class AdminSession : public std::enable_shared_from_this<AdminSession> {
     response_->prepare_payload();
     if (request.method() == http::verb::head) response_->body().clear();
     http::async_write(stream_, *response_,
-                      [self = shared_from_this()](const error_code& write_ec, std::size_t) {
+                      [self = this->shared_from_this()](const error_code& write_ec, std::size_t) {
                         self->on_write(write_ec);
                       });
   }
@@ -90,13 +124,23 @@ class AdminSession : public std::enable_shared_from_this<AdminSession> {
   }
 
   void close() {
-    error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.close();
+    if constexpr (kTls) {
+      // Our close_notify only: see Session::send_close_notify.
+      SSL_set_shutdown(stream_.native_handle(), SSL_RECEIVED_SHUTDOWN);
+      beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(1));
+      stream_.async_shutdown([self = this->shared_from_this()](const error_code&) {
+        beast::get_lowest_layer(self->stream_).close();
+      });
+    } else {
+      error_code ignored;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      stream_.close();
+    }
   }
 
   std::shared_ptr<AdminListener::State> state_;
-  beast::tcp_stream stream_;
+  std::shared_ptr<const TlsContext> tls_;  // outlives the stream
+  Stream stream_;
   beast::flat_buffer buffer_{kAdminHeaderLimit};
   std::optional<http::request_parser<http::empty_body>> parser_;
   std::optional<http::response<http::string_body>> response_;
@@ -105,9 +149,11 @@ class AdminSession : public std::enable_shared_from_this<AdminSession> {
 }  // namespace
 
 AdminListener::AdminListener(asio::io_context& io, const std::string& host, std::uint16_t port,
-                             Handler handler)
+                             Handler handler, TlsSource tls, TlsHandshakeCounts* handshakes)
     : state_(std::make_shared<State>(io)) {
   state_->handler = std::move(handler);
+  state_->tls = std::move(tls);
+  state_->handshakes = handshakes;
   error_code ec;
   const auto address = asio::ip::make_address(host, ec);
   if (ec) throw std::runtime_error("admin_listen: bad address '" + host + "': " + ec.message());
@@ -146,7 +192,15 @@ void AdminListener::accept() {
         error_code ignored;
         socket.close(ignored);
       } else {
-        std::make_shared<AdminSession>(state, std::move(socket))->read();
+        std::shared_ptr<const TlsContext> tls = state->tls ? state->tls() : nullptr;
+        if (tls) {
+          asio::ssl::context& context = tls->context();
+          std::make_shared<AdminSession<beast::ssl_stream<beast::tcp_stream>>>(
+              state, std::move(tls), std::move(socket), context)
+              ->start();
+        } else {
+          std::make_shared<AdminSession<beast::tcp_stream>>(state, nullptr, std::move(socket))->start();
+        }
       }
     }
     accept();

@@ -54,7 +54,39 @@ void AdminRoutes::render_metrics(std::string& out) const {
                        "Config reloads (SIGHUP or file change).");
   append_sample(out, "inlet_config_reloads_total", "result=\"ok\"", view_.reloads.ok);
   append_sample(out, "inlet_config_reloads_total", "result=\"failed\"", view_.reloads.failed);
-  if (view_.pipeline) render_edge_metrics(out);
+  if (view_.pipeline) {
+    render_edge_metrics(out);
+    render_tls_metrics(out);
+  }
+}
+
+void AdminRoutes::render_tls_metrics(std::string& out) const {
+  const NodeConfig& config = *view_.pipeline->config;
+  if (!config.tls && !config.admin_tls) return;
+  append_metric_header(out, "inlet_tls_handshakes_total", "counter",
+                       "TLS handshakes by listener and result (ok, plain_http, protocol, "
+                       "client_certificate, peer_alert, timeout, error).");
+  for (std::size_t r = 0; r < kTlsHandshakeNames.size(); ++r) {
+    const std::string result = ",result=\"" + std::string(kTlsHandshakeNames[r]) + "\"";
+    if (config.tls) {
+      append_sample(out, "inlet_tls_handshakes_total", "listener=\"webhook\"" + result,
+                    view_.metrics.tls_handshakes(static_cast<TlsHandshake>(r)));
+    }
+    if (config.admin_tls) {
+      append_sample(out, "inlet_tls_handshakes_total", "listener=\"admin\"" + result,
+                    view_.admin_handshakes[r].get());
+    }
+  }
+  append_metric_header(out, "inlet_tls_certificate_expiry_seconds", "gauge",
+                       "When the certificate new connections get expires (notAfter), in seconds "
+                       "since the epoch: alert on it minus time().");
+  const auto expiry = [&](std::string_view listener, const TlsContext& tls) {
+    append_sample(out, "inlet_tls_certificate_expiry_seconds",
+                  "listener=\"" + std::string(listener) + "\",serial=\"" + tls.serial_hex() + "\"",
+                  static_cast<std::uint64_t>(std::max<std::int64_t>(tls.not_after(), 0)));
+  };
+  if (config.tls) expiry("webhook", *config.tls);
+  if (config.admin_tls) expiry("admin", *config.admin_tls);
 }
 
 // Each queue's own counters (Queue::counters), one family per name, labelled by edge: a queue

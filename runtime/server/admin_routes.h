@@ -27,6 +27,7 @@ struct ServerView {
   const MetricsRegistry& metrics;
   const std::shared_ptr<const Pipeline>& pipeline;  // the one in force
   const ReloadCounts& reloads;
+  const TlsHandshakeCounts& admin_handshakes;  // the webhook listener's are the workers'
 };
 
 class AdminRoutes {
@@ -40,6 +41,7 @@ class AdminRoutes {
  private:
   void render_metrics(std::string& out) const;
   void render_edge_metrics(std::string& out) const;
+  void render_tls_metrics(std::string& out) const;
 
   ServerView view_;
 };

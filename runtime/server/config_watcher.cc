@@ -27,6 +27,26 @@ ConfigWatcher::FileStamp ConfigWatcher::stamp_of(const std::filesystem::path& pa
                    std::int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec};
 }
 
+void ConfigWatcher::watch_also(std::vector<std::filesystem::path> files) {
+  others_.clear();
+  for (auto& file : files) {
+    FileStamp stamp = stamp_of(file);
+    others_.emplace_back(std::move(file), stamp);
+  }
+}
+
+bool ConfigWatcher::restamp_others() {
+  bool changed = false;
+  for (auto& [file, stamp] : others_) {
+    const FileStamp now = stamp_of(file);
+    // A file that vanishes is not a change yet: a symlink swap or a rename is caught mid-way,
+    // and the next poll sees the new file.
+    if (now.exists && !(now == stamp)) changed = true;
+    if (now.exists) stamp = now;
+  }
+  return changed;
+}
+
 void ConfigWatcher::start() {
   wait_for_hangup();
   poll_later();
@@ -35,7 +55,9 @@ void ConfigWatcher::start() {
 void ConfigWatcher::wait_for_hangup() {
   hangup_.async_wait([this](const boost::system::error_code& ec, int) {
     if (ec) return;
-    stamp_ = stamp_of(path_);  // the change SIGHUP announces is not reloaded a second time
+    // The change SIGHUP announces is not reloaded a second time.
+    stamp_ = stamp_of(path_);
+    restamp_others();
     reload_("sighup");
     wait_for_hangup();
   });
@@ -46,9 +68,12 @@ void ConfigWatcher::poll_later() {
   timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
     const FileStamp now = stamp_of(path_);
+    const bool others_changed = restamp_others();
     if (now.exists && !(now == stamp_)) {
       stamp_ = now;
       reload_("file_changed");
+    } else if (others_changed) {
+      reload_("tls_file_changed");
     }
     tick_();
     poll_later();

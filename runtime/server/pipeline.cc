@@ -152,6 +152,7 @@ void Exchange::run(std::shared_ptr<const Pipeline> pipeline, const ExchangeInput
       .client_port = input.client_port,
       .scheme = input.scheme,
       .host = input.host,
+      .client_cert = input.client_cert,
   };
   phase_ = Phase::kAuthenticating;
   pending_.store(2, std::memory_order_relaxed);

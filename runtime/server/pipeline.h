@@ -119,6 +119,7 @@ struct ExchangeInput {
   std::uint16_t client_port = 0;
   std::string_view scheme = "http";  // ForwardedOrigin (server/forwarded.h)
   std::string_view host;
+  std::string_view client_cert;  // auth::AuthRequest::client_cert
   // When the body was complete (starts the decode stage's clock); unset: run() reads the clock.
   std::chrono::steady_clock::time_point body_done{};
 };

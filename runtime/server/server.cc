@@ -20,6 +20,40 @@ namespace asio = boost::asio;
 
 namespace {
 
+// The files beside the config that a change of should reload it: the certificates.
+std::vector<std::filesystem::path> watched_files(const NodeConfig& config) {
+  std::vector<std::filesystem::path> files;
+  for (const TlsContext* tls : {config.tls.get(), config.admin_tls.get()}) {
+    if (tls == nullptr) continue;
+    for (const auto* file : {&tls->settings().cert_file, &tls->settings().key_file, &tls->settings().ca_file}) {
+      if (!file->empty()) files.push_back(*file);
+    }
+  }
+  return files;
+}
+
+// Logs the certificate each TLS listener now serves, warning when it has expired: clients refuse
+// it, so the operator must hear of it even before the first failed handshake.
+void log_certificates(const NodeConfig& config) {
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch()).count();
+  const auto one = [&](std::string_view listener, const TlsContext* tls) {
+    if (tls == nullptr) return;
+    const std::string cert_file = tls->settings().cert_file.string();
+    const double days = static_cast<double>(tls->not_after() - now) / 86400;
+    const bool expired = tls->not_after() <= now;
+    Logger::instance().log(expired ? LogLevel::kWarn : LogLevel::kInfo,
+                           expired ? "tls_certificate_expired" : "tls_certificate",
+                           {{"listener", listener},
+                            {"subject", tls->subject()},
+                            {"serial", tls->serial_hex()},
+                            {"expires_in_days", days},
+                            {"cert_file", cert_file}});
+  };
+  one("webhook", config.tls.get());
+  one("admin", config.admin_tls.get());
+}
+
 // The keys a reload reads but cannot apply to a running process, as a log value; empty if none.
 std::string keys_needing_restart(const NodeConfig& running, const NodeConfig& fresh) {
   std::string keys;
@@ -49,13 +83,15 @@ struct Server::Impl {
         pipeline(edge_queues.build_pipeline(config)),
         workers(start_workers()),
         listener(workers, config->listen_host, config->listen_port),
-        routes(ServerView{state, metrics, pipeline, reloads}),
+        routes(ServerView{state, metrics, pipeline, reloads, admin_handshakes}),
         watcher(control, config->source, [this](std::string_view trigger) { reload(trigger); },
                 [this] { edge_queues.close_retired(); }),
         drain(control, state, listener, config) {
     if (!config->admin_host.empty()) {
-      admin = std::make_unique<AdminListener>(control, config->admin_host, config->admin_port,
-                                              [this](std::string_view path) { return routes(path); });
+      admin = std::make_unique<AdminListener>(
+          control, config->admin_host, config->admin_port,
+          [this](std::string_view path) { return routes(path); },
+          [this] { return config->admin_tls; }, &admin_handshakes);
     }
   }
 
@@ -81,6 +117,7 @@ struct Server::Impl {
   EdgeQueues edge_queues;
   std::shared_ptr<const Pipeline> pipeline;
   ReloadCounts reloads;
+  TlsHandshakeCounts admin_handshakes;
   std::vector<std::unique_ptr<Worker>> workers;
   WebhookListener listener;
   asio::io_context control{1};
@@ -112,6 +149,8 @@ void Server::Impl::reload(std::string_view trigger) {
   }
   config = fresh;
   pipeline = built;
+  watcher.watch_also(watched_files(*config));
+  if (fresh->tls != nullptr || fresh->admin_tls != nullptr) log_certificates(*fresh);
   for (auto& worker : workers) {
     asio::post(worker->io(), [w = worker.get(), built] { w->set_pipeline(built); });
   }
@@ -142,6 +181,8 @@ int Server::run() {
   impl.listener.start();
   for (auto& worker : impl.workers) worker->start_thread();
   if (impl.admin) impl.admin->start();
+  impl.watcher.watch_also(watched_files(*impl.config));
+  log_certificates(*impl.config);
   impl.watcher.start();
   impl.drain.start();
   log_info("started", {{"threads", static_cast<int>(impl.workers.size())},

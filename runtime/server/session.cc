@@ -1,5 +1,7 @@
 #include "runtime/server/session.h"
 
+#include <openssl/ssl.h>
+
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/status.hpp>
@@ -22,13 +24,19 @@ constexpr std::size_t kReadChunk = 64 * 1024;
 // discarding so the client sees the answer instead of a reset.
 constexpr auto kLingerTime = std::chrono::seconds(2);
 constexpr auto kDrainIdleGrace = std::chrono::milliseconds(500);
+// How long sending our TLS close_notify may take before the socket is closed regardless.
+constexpr auto kCloseNotifyGrace = std::chrono::seconds(1);
 
 }  // namespace
 
-Session::Session(Worker& worker, boost::asio::ip::tcp::socket&& socket)
-    : worker_(worker), socket_(std::move(socket)), exchange_(*this, worker, worker.tools()) {
+Session::Session(Worker& worker, boost::asio::ip::tcp::socket&& socket,
+                 std::shared_ptr<const TlsContext> tls, bool refuse)
+    : worker_(worker),
+      transport_(std::move(socket), std::move(tls)),
+      refuse_(refuse),
+      exchange_(*this, worker, worker.tools()) {
   error_code ec;
-  const auto remote = socket_.remote_endpoint(ec);
+  const auto remote = transport_.socket().remote_endpoint(ec);
   if (!ec) {
     client_host_ = remote.address().to_string();
     client_port_ = remote.port();
@@ -41,7 +49,7 @@ Session::Session(Worker& worker, boost::asio::ip::tcp::socket&& socket)
       std::copy(v6.begin(), v6.end(), peer_ip_.begin());
     }
   }
-  socket_.set_option(boost::asio::ip::tcp::no_delay(true), ec);
+  transport_.socket().set_option(boost::asio::ip::tcp::no_delay(true), ec);
   worker_.add(*this);
   worker_.state().open_connections.fetch_add(1, std::memory_order_relaxed);
   worker_.tools().metrics.connections_accepted.add();
@@ -52,7 +60,43 @@ Session::~Session() {
   worker_.state().open_connections.fetch_sub(1, std::memory_order_relaxed);
 }
 
-void Session::start() { begin_request(); }
+void Session::start() {
+  Transport::TlsStream* tls = transport_.tls();
+  if (tls == nullptr) return begin_request();
+  phase_ = Phase::kHandshake;
+  request_start_ = Clock::now();
+  deadline_ = request_start_ + worker_.pipeline()->config->limits.header_timeout;
+  read_pending_ = write_pending_ = true;  // the handshake does both
+  tls->async_handshake(boost::asio::ssl::stream_base::server,
+                       [self = shared_from_this()](const error_code& ec) { self->on_handshake(ec); });
+}
+
+void Session::on_handshake(const error_code& ec) {
+  read_pending_ = write_pending_ = false;
+  if (phase_ == Phase::kClosed) return;  // the deadline closed it, and counted the timeout
+  TlsHandshakeCounts& counts = worker_.tools().metrics.tls_handshakes;
+  if (ec) {
+    const TlsHandshake result = classify_handshake_failure(ec);
+    counts[static_cast<std::size_t>(result)].add();
+    if (result == TlsHandshake::kPlainHttp) {
+      static const std::string answer = closing_answer(Reject::kPlainHttpOnTlsPort);
+      WorkerMetrics& metrics = worker_.tools().metrics;
+      metrics.count_status(describe(Reject::kPlainHttpOnTlsPort).status);
+      metrics.count_reject(Reject::kPlainHttpOnTlsPort);
+      error_code ignored;
+      transport_.socket().non_blocking(true, ignored);
+      transport_.socket().write_some(boost::asio::buffer(answer), ignored);
+    }
+    return close_now();
+  }
+  counts[static_cast<std::size_t>(TlsHandshake::kOk)].add();
+  tls_established_ = true;
+  if (transport_.tls_context()->settings().client_auth != ClientAuth::kNone) {
+    client_cert_ = peer_certificate_subject(transport_.tls()->native_handle());
+  }
+  if (refuse_) return respond_reject(Reject::kTooManyConnections, {}, true);
+  begin_request();
+}
 
 void Session::begin_request() {
   body_storage_.clear();
@@ -98,15 +142,16 @@ void Session::parse() {
 void Session::read_more() {
   if (read_pending_ || phase_ == Phase::kClosed) return;
   read_pending_ = true;
-  socket_.async_read_some(buffer_.prepare(kReadChunk),
-                          [self = shared_from_this()](const error_code& ec, std::size_t bytes) {
-                            self->on_read(ec, bytes);
-                          });
+  transport_.async_read_some(buffer_.prepare(kReadChunk),
+                             [self = shared_from_this()](const error_code& ec, std::size_t bytes) {
+                               self->on_read(ec, bytes);
+                             });
 }
 
 void Session::on_read(const error_code& ec, std::size_t bytes) {
   read_pending_ = false;
   if (phase_ == Phase::kClosed) return;
+  if (phase_ == Phase::kShutdown) return send_close_notify();  // close() cancelled this read
   if (ec) return close();
   worker_.tools().metrics.received_bytes.add(bytes);
   buffer_.commit(bytes);
@@ -196,8 +241,9 @@ void Session::on_message() {
     target_storage_.append(origin_target);
     origin_target = target_storage_;
   }
-  const ForwardedOrigin origin = forwarded_origin(worker_.pipeline()->config->trusted_proxies,
-                                                  peer_ip_, client_host_, client_port_, headers_);
+  ForwardedOrigin origin = forwarded_origin(worker_.pipeline()->config->trusted_proxies, peer_ip_,
+                                            client_host_, client_port_, headers_);
+  if (transport_.tls() != nullptr) origin.scheme = "https";  // whatever a proxy says, it was TLS
   const ExchangeInput input{
       .target = origin_target,
       .content_type = request[http::field::content_type],
@@ -208,6 +254,7 @@ void Session::on_message() {
       .client_port = origin.client_port,
       .scheme = origin.scheme,
       .host = origin.host,
+      .client_cert = client_cert_,
       .body_done = body_done,
   };
   hold_ = shared_from_this();
@@ -286,30 +333,36 @@ void Session::send(const Response& response) {
   continue_after_write_ = false;
   phase_ = Phase::kWriting;
   deadline_ = Clock::now() + worker_.pipeline()->config->limits.body_timeout;
-  boost::asio::async_write(socket_, boost::asio::buffer(out_),
-                           [self = shared_from_this()](const error_code& ec, std::size_t) { self->on_write(ec); });
+  write_pending_ = true;
+  transport_.async_write(boost::asio::buffer(out_),
+                         [self = shared_from_this()](const error_code& ec, std::size_t) { self->on_write(ec); });
 }
 
 void Session::write_continue() {
   static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
   continue_after_write_ = true;
-  boost::asio::async_write(socket_, boost::asio::buffer(kContinue.data(), kContinue.size()),
-                           [self = shared_from_this()](const error_code& ec, std::size_t) { self->on_write(ec); });
+  write_pending_ = true;
+  transport_.async_write(boost::asio::buffer(kContinue.data(), kContinue.size()),
+                         [self = shared_from_this()](const error_code& ec, std::size_t) { self->on_write(ec); });
 }
 
 void Session::on_write(const error_code& ec) {
+  write_pending_ = false;
   if (phase_ == Phase::kClosed) return;
+  if (phase_ == Phase::kShutdown) return close_now();
   if (ec) return close();
   if (continue_after_write_) {
     continue_after_write_ = false;
     return parse();
   }
   if (close_after_write_) {
-    if (parser_ && parser_->is_done()) return close();
+    if (!parser_ || parser_->is_done()) return close();  // no parser: the refusal read nothing
     // The client may still be sending a body we refused: stop sending, read and discard it for a
     // while, so it gets to read our answer rather than a connection reset.
+    // Over TLS too: a close_notify here would end our reading as well. The client has the
+    // whole answer, framed by its Content-Length.
     error_code ignored;
-    socket_.shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
+    transport_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
     deadline_ = Clock::now() + kLingerTime;
     buffer_.consume(buffer_.size());
     return read_more();
@@ -321,6 +374,14 @@ void Session::on_write(const error_code& ec) {
 
 void Session::check_deadline(Clock::time_point now, bool stop_idle) {
   if (phase_ == Phase::kClosed) return;
+  if (phase_ == Phase::kHandshake && now >= deadline_) {
+    worker_.tools().metrics.tls_handshakes[static_cast<std::size_t>(TlsHandshake::kTimeout)].add();
+    return close_now();
+  }
+  if (phase_ == Phase::kShutdown) {
+    if (now >= deadline_) close_now();  // the client does not read our close_notify
+    return;
+  }
   if (now >= deadline_ ||
       (stop_idle && phase_ == Phase::kIdle && buffer_.size() == 0 && now - idle_since_ >= kDrainIdleGrace)) {
     close();
@@ -328,12 +389,32 @@ void Session::check_deadline(Clock::time_point now, bool stop_idle) {
 }
 
 void Session::close() {
+  if (phase_ == Phase::kClosed || phase_ == Phase::kShutdown) return;
+  if (!tls_established_ || write_pending_) return close_now();
+  phase_ = Phase::kShutdown;
+  deadline_ = Clock::now() + kCloseNotifyGrace;
+  if (!read_pending_) return send_close_notify();
+  error_code ignored;
+  transport_.socket().cancel(ignored);  // on_read sends it
+}
+
+void Session::send_close_notify() {
+  // Marking the peer's close_notify as received makes SSL_shutdown send ours and finish, rather
+  // than wait for the client's, which many never send.
+  SSL_set_shutdown(transport_.tls()->native_handle(), SSL_RECEIVED_SHUTDOWN);
+  write_pending_ = true;
+  transport_.tls()->async_shutdown([self = shared_from_this()](const error_code& ec) {
+    self->on_write(ec);
+  });
+}
+
+void Session::close_now() {
   if (phase_ == Phase::kClosed) return;
   phase_ = Phase::kClosed;
   worker_.remove(*this);
   error_code ignored;
-  socket_.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
-  socket_.close(ignored);
+  transport_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
+  transport_.socket().close(ignored);
 }
 
 }  // namespace inlet::runtime

@@ -1,6 +1,7 @@
-// One HTTP/1.1 connection. It only does I/O: reads and parses requests with Beast's parser, enforces
-// the header, body and idle deadlines, hands each complete request to an Exchange and writes the
-// answer. Requests on a connection are handled one at a time; pipelined ones wait in the buffer.
+// One HTTP/1.1 connection, plain or TLS. It only does I/O: the TLS handshake (under the header
+// deadline), then reads and parses requests with Beast's parser, enforces the header, body and
+// idle deadlines, hands each complete request to an Exchange and writes the answer. Requests on a
+// connection are handled one at a time; pipelined ones wait in the buffer.
 // Lives on its worker's thread; owned by shared_ptr held by pending I/O and a pending exchange.
 #pragma once
 
@@ -18,6 +19,7 @@
 #include "runtime/response.h"
 #include "runtime/server/pipeline.h"
 #include "runtime/server/request_head.h"
+#include "runtime/server/transport.h"
 
 namespace inlet::runtime {
 
@@ -26,7 +28,11 @@ class Worker;
 class Session final : public std::enable_shared_from_this<Session>, public ExchangeOwner {
  public:
   using Clock = std::chrono::steady_clock;
-  Session(Worker& worker, boost::asio::ip::tcp::socket&& socket);
+  // Past max_connections on a TLS port: answer the 503 after the handshake, read no request.
+  static constexpr bool kRefuse = true;
+  // TLS when `tls` is set: the context in force when the connection was accepted, kept for its life.
+  Session(Worker& worker, boost::asio::ip::tcp::socket&& socket, std::shared_ptr<const TlsContext> tls,
+          bool refuse = false);
   ~Session();
   void start();
 
@@ -39,8 +45,11 @@ class Session final : public std::enable_shared_from_this<Session>, public Excha
   Session* next = nullptr;
 
  private:
-  enum class Phase : std::uint8_t { kIdle, kHeader, kBody, kProcessing, kWriting, kClosed };
+  enum class Phase : std::uint8_t {
+    kHandshake, kIdle, kHeader, kBody, kProcessing, kWriting, kShutdown, kClosed
+  };
 
+  void on_handshake(const boost::system::error_code& ec);
   void begin_request();
   void parse();
   void read_more();
@@ -60,10 +69,14 @@ class Session final : public std::enable_shared_from_this<Session>, public Excha
   void send(const Response& response);
   void write_continue();
   void on_write(const boost::system::error_code& ec);
+  // Ends the connection. Over TLS an established one first sends close_notify (once no read or
+  // write is in flight), so that the client sees a clean end rather than a truncation.
   void close();
+  void send_close_notify();
+  void close_now();
 
   Worker& worker_;
-  boost::asio::ip::tcp::socket socket_;
+  Transport transport_;
   std::string client_host_;
   std::uint16_t client_port_ = 0;
   IpBytes peer_ip_{};  // for trusted_proxies
@@ -82,6 +95,10 @@ class Session final : public std::enable_shared_from_this<Session>, public Excha
   bool close_after_write_ = false;
   bool continue_after_write_ = false;  // the write was a 100 Continue
   bool read_pending_ = false;
+  bool write_pending_ = false;
+  bool tls_established_ = false;
+  bool refuse_ = false;
+  std::string client_cert_;  // the TLS client certificate's subject, when one was verified
   Clock::time_point deadline_ = Clock::time_point::max();
   Clock::time_point request_start_{};  // the request's first byte
   Clock::time_point idle_since_{};

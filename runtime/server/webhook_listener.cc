@@ -17,18 +17,8 @@ using boost::system::error_code;
 
 namespace {
 
-// The connection limit's answer, written before any request is read: built once from the table.
 const std::string& too_many_connections() {
-  static const std::string bytes = [] {
-    std::string body;
-    append_detail(body, describe(Reject::kTooManyConnections).detail);
-    Response response = response_for(Reject::kTooManyConnections);
-    response.body = body;
-    response.close = true;
-    std::string out;
-    write_http(response, out);
-    return out;
-  }();
+  static const std::string bytes = closing_answer(Reject::kTooManyConnections);
   return bytes;
 }
 
@@ -68,8 +58,13 @@ void WebhookListener::start() {
 
 // On the worker's thread.
 void WebhookListener::start_session(Worker& worker, tcp::socket socket) {
-  if (worker.state().open_connections.load(std::memory_order_relaxed) >=
-      worker.pipeline()->config->limits.max_connections) {
+  const bool over_limit = worker.state().open_connections.load(std::memory_order_relaxed) >=
+                          worker.pipeline()->config->limits.max_connections;
+  const std::shared_ptr<const TlsContext>& tls = worker.pipeline()->config->tls;
+  if (over_limit && tls) {
+    // The 503 can only be read after a handshake: the session makes one, answers, and closes.
+    std::make_shared<Session>(worker, std::move(socket), tls, Session::kRefuse)->start();
+  } else if (over_limit) {
     WorkerMetrics& metrics = worker.tools().metrics;
     metrics.count_status(describe(Reject::kTooManyConnections).status);
     metrics.count_reject(Reject::kTooManyConnections);
@@ -78,7 +73,7 @@ void WebhookListener::start_session(Worker& worker, tcp::socket socket) {
     socket.write_some(asio::buffer(too_many_connections()), ignored);
     socket.close(ignored);
   } else {
-    std::make_shared<Session>(worker, std::move(socket))->start();
+    std::make_shared<Session>(worker, std::move(socket), tls)->start();
   }
 }
 

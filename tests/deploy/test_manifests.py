@@ -20,8 +20,9 @@ HERE = Path(__file__).resolve().parent
 SOURCE_DIR = Path(os.environ.get("INLET_SOURCE_DIR", HERE.parents[1]))
 DEPLOY = SOURCE_DIR / "deploy"
 K8S = DEPLOY / "k8s"
-OVERLAYS = ["log", "kafka", "redis"]
+OVERLAYS = ["log", "kafka", "redis", "tls"]
 STATELESS = ["kafka", "redis"]
+LOG_BASED = ["log", "tls"]  # the tls overlay is the log overlay with TLS on both listeners
 WORKLOAD_KINDS = {"Deployment", "StatefulSet"}
 COMMON_LABELS = {
     "app.kubernetes.io/name": "inlet",
@@ -113,7 +114,7 @@ def test_overlay_renders_the_objects_a_node_needs(overlay):
     for needed in [("Service", "inlet"), ("ConfigMap", "inlet-config"), ("Secret", "inlet-secrets"),
                    ("PodDisruptionBudget", "inlet")]:
         assert needed in names, f"{overlay} lacks {needed}"
-    expected_workload = "StatefulSet" if overlay == "log" else "Deployment"
+    expected_workload = "StatefulSet" if overlay in LOG_BASED else "Deployment"
     assert workload(overlay)["kind"] == expected_workload
 
 
@@ -224,7 +225,7 @@ def test_grace_period_outlasts_drain_and_in_flight_work(overlay):
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_no_prestop_hook_because_the_node_delays_itself(overlay):
     assert "preStop" not in inlet_container(overlay).get("lifecycle", {})
-    text = (K8S / ("overlays/log/statefulset.yaml" if overlay == "log" else "components/stateless/deployment.yaml")).read_text()
+    text = (K8S / ("overlays/log/statefulset.yaml" if overlay in LOG_BASED else "components/stateless/deployment.yaml")).read_text()
     assert "No preStop hook" in text and "drain_delay_ms" in text
 
 
@@ -250,7 +251,7 @@ def test_every_secret_file_is_mounted_from_the_secret(overlay):
     assert secret_files, f"{overlay}: the template should show a verifier reading a secret file"
     config_mount = mounts(overlay)["/etc/inlet"]
     sources = volumes(overlay)[config_mount["name"]]["projected"]["sources"]
-    (secret_source,) = [s["secret"] for s in sources if "secret" in s]
+    (secret_source,) = [s["secret"] for s in sources if "secret" in s and s["secret"]["name"] == "inlet-secrets"]
     mounted = {f"/etc/inlet/{item['path']}": item["key"] for item in secret_source["items"]}
     (secret,) = [s for s in kinds(render(overlay), "Secret") if s["metadata"]["name"] == secret_source["name"]]
     keys = set(secret.get("stringData", {})) | set(secret.get("data", {}))
@@ -260,12 +261,34 @@ def test_every_secret_file_is_mounted_from_the_secret(overlay):
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
+def test_tls_files_come_from_a_renewable_secret_and_probes_match_the_admin_scheme(overlay):
+    config, _ = node_config(overlay)
+    container = inlet_container(overlay)
+    schemes = {container[p]["httpGet"].get("scheme", "HTTP")
+               for p in ("startupProbe", "livenessProbe", "readinessProbe") if p in container}
+    assert schemes == {"HTTPS" if "admin_tls" in config else "HTTP"}
+    if overlay != "tls":
+        assert "tls" not in config
+        return
+    assert config["admin_tls"] == {}  # the listener's certificate
+    config_mount = mounts(overlay)["/etc/inlet"]
+    sources = volumes(overlay)[config_mount["name"]]["projected"]["sources"]
+    (tls_secret,) = [s["secret"] for s in sources if "secret" in s and s["secret"]["name"] == "inlet-tls"]
+    mounted = {f"/etc/inlet/{item['path']}": item["key"] for item in tls_secret["items"]}
+    # The keys cert-manager writes into a kubernetes.io/tls Secret.
+    assert mounted[config["tls"]["cert_file"]] == "tls.crt"
+    assert mounted[config["tls"]["key_file"]] == "tls.key"
+    certificate = yaml.safe_load((K8S / "overlays" / "tls" / "certificate.yaml").read_text())
+    assert certificate["kind"] == "Certificate" and certificate["spec"]["secretName"] == tls_secret["name"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
 def test_persistent_volume_only_where_the_log_lives(overlay):
     config, _ = node_config(overlay)
     obj = workload(overlay)
     types = {e["queue"].get("type", "log") for e in config["edges"]}
     claims = obj["spec"].get("volumeClaimTemplates", [])
-    if overlay == "log":
+    if overlay in LOG_BASED:
         assert types == {"log"}
         assert obj["kind"] == "StatefulSet" and claims
         claim_mounts = {m["mountPath"] for m in mounts(overlay).values() if m["name"] in {c["metadata"]["name"] for c in claims}}
@@ -395,6 +418,11 @@ def test_inlet_check_accepts_each_shipped_config(which, tmp_path):
     for path in set(re.findall(r"/etc/inlet/secrets/([\w.-]+)", text)):
         (secrets / path).write_text("test-secret\n")
     text = text.replace("/etc/inlet/secrets/", f"{secrets}/")
+    if "/etc/inlet/tls/" in text:  # the certificate cert-manager would mount: a test CA's here
+        sys.path.insert(0, str(HERE.parent))
+        from tls_certs import TestCA
+        cert, key = TestCA(tmp_path / "pki").server("server", serial=1)
+        text = text.replace("/etc/inlet/tls/tls.crt", cert).replace("/etc/inlet/tls/tls.key", key)
     config = tmp_path / "node.yaml"
     config.write_text(text)
     result = subprocess.run([binary, "check", "--config", str(config)],

@@ -100,7 +100,7 @@ class ExchangeTest : public ::testing::Test {
     body_.reserve(body_.size() + simdjson::SIMDJSON_PADDING);
     const ExchangeInput input{.target = "/", .content_type = "application/json", .encodings = encodings,
                               .headers = {}, .raw_body = &body_, .client_host = "127.0.0.1", .client_port = 1,
-                              .scheme = "http", .host = {}};
+                              .scheme = "http", .host = {}, .client_cert = {}};
     exchange_.run(pipeline(unrouted_reject), input);
     driver_.wait(exchange_);
     return exchange_.outcome();

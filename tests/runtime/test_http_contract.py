@@ -14,7 +14,7 @@ import brotli
 import pytest
 import zstandard
 
-from inlet_harness import (InletNode, RawConnection, free_port, payload_files, parse_responses, post_request,
+from inlet_harness import (TLS, InletNode, RawConnection, connect, free_port, payload_files, parse_responses, post_request,
                            raw_exchange, read_log_records)
 
 MAX_BODY = 64 * 1024
@@ -699,7 +699,7 @@ def test_http_1_0_request_is_served_and_closed(node):
 
 def test_client_that_disconnects_mid_body_does_not_hurt_the_node(node, nothing_stored):
     for _ in range(20):
-        sock = socket.create_connection(("127.0.0.1", node.port))
+        sock = connect(node.port)
         sock.sendall(post_request(b'{"a": "' + b"x" * 1000 + b'"}')[:-300])
         sock.close()
     assert_still_serving(node)
@@ -863,7 +863,9 @@ def test_framing5_absolute_form_authority_is_the_request_host(tmp_path):
     with InletNode(tmp_path, {"authenticator": {"inline": source}}) as n:
         response = exchange(n, post_request(GOOD, path="http://public.example:8443/?a=1"))
         assert response.status == 409, response
-        assert response.json() == {"detail": "http://public.example:8443/?a=1 public.example:8443"}
+        # request.url's scheme is the connection's (as uvicorn's scope), not the target's.
+        scheme = "https" if TLS else "http"
+        assert response.json() == {"detail": f"{scheme}://public.example:8443/?a=1 public.example:8443"}
 
 
 def test_queue_holds_only_accepted_messages(node):
