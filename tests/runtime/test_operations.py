@@ -5,6 +5,7 @@ import http.client
 import json
 import signal
 import socket
+import ssl
 import threading
 import time
 
@@ -131,14 +132,14 @@ def test_metrics_move_by_exactly_what_was_sent(tmp_path):
         assert tracking_ids == {m["tracking_id"] for m in node.read_queue()}
 
 
-def drain_client(port, stop, results, index):
+def drain_client(node, stop, results, index):
     """Posts on a keep-alive connection until told to stop; reconnects when the server says
     Connection: close. Records (time, outcome, detail) per request."""
     conn = None
     while not stop.is_set():
         fresh = conn is None
         if conn is None:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn = node.connection(timeout=10)  # HTTPS in the harness's TLS mode
         body = json.dumps({"client": index, "n": len(results)}).encode()
         try:
             conn.request("POST", "/", body=body, headers=JSON)
@@ -152,7 +153,7 @@ def drain_client(port, stop, results, index):
             results.append((time.monotonic(), "refused", None, None, fresh))
             conn = None
             time.sleep(0.01)
-        except (ConnectionError, http.client.HTTPException, socket.timeout) as e:
+        except (ConnectionError, http.client.HTTPException, socket.timeout, ssl.SSLError) as e:
             results.append((time.monotonic(), "broken", repr(e), None, fresh))
             conn.close()
             conn = None
@@ -165,7 +166,7 @@ def test_sigterm_drains_under_load(tmp_path):
     with InletNode(tmp_path, {"drain_delay_ms": int(delay * 1000), "threads": 2}) as node:
         stop = threading.Event()
         results = [[] for _ in range(4)]
-        threads = [threading.Thread(target=drain_client, args=(node.port, stop, results[i], i))
+        threads = [threading.Thread(target=drain_client, args=(node, stop, results[i], i))
                    for i in range(4)]
         for t in threads:
             t.start()
