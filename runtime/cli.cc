@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <condition_variable>
@@ -10,12 +11,15 @@
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "runtime/config/node_config.h"
 #include "runtime/log.h"
+#include "runtime/queue/log_consumer.h"
+#include "runtime/queue/log_consumer_command.h"
 #include "runtime/queue/log_reader_command.h"
 #include "runtime/requirements_install.h"
 #include "runtime/server/pipeline.h"
@@ -42,6 +46,13 @@ Usage:
                                  Print the messages of a log queue, one JSON line each:
                                  {"offset", "tracking_id", "received_at", "message_type", "node",
                                   "user", "scopes", "body"}. --follow waits for new messages.
+  inlet queue consumers --dir DIR
+                                 Each named consumer of a log queue, one JSON line each:
+                                 {"consumer", "next_offset", "lag"}.
+  inlet queue seek --dir DIR --consumer NAME (--offset N | --time RFC3339 | --earliest | --latest)
+                                 Move a consumer (or create it there) to replay or skip messages;
+                                 --time picks the first message received at or after it. Refused
+                                 while a node holds the log open: stop it first.
   inlet requirements install --config FILE [--target DIR] [-- PIP_ARGS...]
                                  Install the authenticator's requirements with pip into the
                                  node-local directory (authenticator.site_packages, default
@@ -72,7 +83,8 @@ struct Args {
 // Options that take a value; everything else starting with '-' is a flag.
 bool takes_value(std::string_view name) {
   return name == "--config" || name == "--body" || name == "-H" || name == "--header" || name == "--dir" ||
-         name == "--from" || name == "--target";
+         name == "--from" || name == "--target" || name == "--consumer" || name == "--offset" ||
+         name == "--time";
 }
 
 bool parse_args(int argc, char** argv, Args& args, std::string& error) {
@@ -316,25 +328,64 @@ int requirements_command(const Args& args) {
 
 std::atomic<bool> g_stop_follow{false};
 
-int queue_command(const Args& args) {
-  if (args.positional.size() < 2 || args.positional[1] != "read") {
-    return usage_error("queue needs a subcommand: inlet queue read --dir DIR [--from OFFSET] [--follow]");
+std::optional<std::uint64_t> parse_offset(const std::string& text) {
+  // stoull accepts "-1" and wraps it: only digits are an offset.
+  if (text.empty() || !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
   }
+  try {
+    return std::stoull(text);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+int queue_seek_command(const Args& args, const std::string& dir) {
+  const std::string* consumer = args.get("--consumer");
+  if (consumer == nullptr) return usage_error("queue seek needs --consumer NAME");
+  SeekTarget target;
+  int given = 0;
+  if (const std::string* text = args.get("--offset")) {
+    ++given;
+    const std::optional<std::uint64_t> offset = parse_offset(*text);
+    if (!offset) return usage_error("--offset needs a non-negative integer, got '" + *text + "'");
+    target = SeekTarget{SeekTarget::Kind::kOffset, *offset, 0};
+  }
+  if (const std::string* text = args.get("--time")) {
+    ++given;
+    const std::optional<std::int64_t> micros = parse_rfc3339_micros(*text);
+    if (!micros) {
+      return usage_error("--time needs an RFC 3339 time such as 2026-12-01T10:00:00Z, got '" + *text + "'");
+    }
+    target = SeekTarget{SeekTarget::Kind::kTime, 0, *micros};
+  }
+  if (args.flag("--earliest")) {
+    ++given;
+    target.kind = SeekTarget::Kind::kEarliest;
+  }
+  if (args.flag("--latest")) {
+    ++given;
+    target.kind = SeekTarget::Kind::kLatest;
+  }
+  if (given != 1) return usage_error("queue seek needs one of --offset N, --time RFC3339, --earliest, --latest");
+  return run_queue_seek(dir, *consumer, target);
+}
+
+int queue_command(const Args& args) {
+  static constexpr std::string_view kSubcommands =
+      "queue needs a subcommand: read, consumers or seek (see inlet --help)";
+  if (args.positional.size() < 2) return usage_error(std::string(kSubcommands));
+  const std::string& sub = args.positional[1];
+  if (sub != "read" && sub != "consumers" && sub != "seek") return usage_error(std::string(kSubcommands));
   const std::string* dir = args.get("--dir");
-  if (dir == nullptr) return usage_error("queue read needs --dir DIR");
+  if (dir == nullptr) return usage_error("queue " + sub + " needs --dir DIR");
+  if (sub == "consumers") return run_queue_consumers(*dir, stdout);
+  if (sub == "seek") return queue_seek_command(args, *dir);
   std::uint64_t from = 0;
   if (const std::string* text = args.get("--from")) {
-    try {
-      std::size_t used = 0;
-      // stoull accepts "-1" and wraps it: only digits are an offset.
-      if (text->empty() || !std::isdigit(static_cast<unsigned char>(text->front()))) {
-        throw std::invalid_argument("not a number");
-      }
-      from = std::stoull(*text, &used);
-      if (used != text->size()) throw std::invalid_argument("trailing");
-    } catch (const std::exception&) {
-      return usage_error("--from needs a non-negative integer offset, got '" + *text + "'");
-    }
+    const std::optional<std::uint64_t> offset = parse_offset(*text);
+    if (!offset) return usage_error("--from needs a non-negative integer offset, got '" + *text + "'");
+    from = *offset;
   }
   std::signal(SIGINT, [](int) { g_stop_follow = true; });
   std::signal(SIGTERM, [](int) { g_stop_follow = true; });

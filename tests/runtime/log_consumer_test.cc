@@ -1,0 +1,188 @@
+// Named consumers of the durable log: positions that survive a restart and a torn write, waking
+// on new records from this process and from another one, lag, and seeking by time.
+#include "runtime/queue/log_consumer.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "runtime/queue/log_queue.h"
+#include "tests/runtime/edge_test_support.h"
+
+namespace inlet::runtime {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+
+class LogConsumerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("inlet-consumer-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::unique_ptr<Queue> open_queue() {
+    LogQueueOptions options;
+    options.dir = dir_;
+    options.ack = AckMode::kWrite;
+    options.segment_bytes = 4096;  // several segments from a few records
+    return open_log_queue(options);
+  }
+
+  fs::path dir_;
+};
+
+// Stores `count` generated payloads and waits for every acknowledgement.
+void store_n(Queue& queue, std::size_t count) {
+  testing::StoredMessages batch(count);
+  testing::Recorder recorder(count);
+  testing::store_all(queue, batch, recorder);
+  ASSERT_TRUE(recorder.wait_for(count, std::chrono::seconds(10)));
+}
+
+TEST_F(LogConsumerTest, ReadsInOrderAndResumesAfterTheLastCommit) {
+  auto queue = open_queue();
+  store_n(*queue, 50);
+  std::vector<ConsumedMessage> got;
+  {
+    auto consumer = open_log_consumer(dir_, "split");
+    while (got.size() < 50) ASSERT_GT(consumer->poll(got, 16, milliseconds(2000)), 0u);
+    for (std::size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].position, i);
+    consumer->commit(29);
+    EXPECT_EQ(consumer->committed(), 30u);
+    consumer->commit(10);  // never backwards
+    EXPECT_EQ(consumer->committed(), 30u);
+  }
+  auto again = open_log_consumer(dir_, "split");
+  std::vector<ConsumedMessage> rest;
+  while (rest.size() < 20) ASSERT_GT(again->poll(rest, 100, milliseconds(2000)), 0u);
+  EXPECT_EQ(rest.front().position, 30u);
+  EXPECT_EQ(rest.front().body, got[30].body);
+  // Another name has its own position.
+  auto other = open_log_consumer(dir_, "audit");
+  std::vector<ConsumedMessage> first;
+  ASSERT_GT(other->poll(first, 1, milliseconds(2000)), 0u);
+  EXPECT_EQ(first.front().position, 0u);
+  queue->close();
+}
+
+TEST_F(LogConsumerTest, ATornWriteLeavesThePreviousPosition) {
+  {
+    LogConsumerPosition position(dir_, "c");
+    position.store(7);
+    position.store(9);
+  }
+  const fs::path file = LogConsumerPosition::path_of(dir_, "c");
+  EXPECT_EQ(LogConsumerPosition::read(file), 9u);
+  // Tear the newest slot: the sequence of stores 0 (create), 7, 9 put 9 in slot 1.
+  {
+    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(32 + 20);
+    f.put('\x55');
+  }
+  EXPECT_EQ(LogConsumerPosition::read(file), 7u);
+  LogConsumerPosition reopened(dir_, "c");
+  EXPECT_EQ(reopened.next_offset(), 7u);
+}
+
+TEST_F(LogConsumerTest, RefusesNamesThatAreNotFileNames) {
+  EXPECT_THROW(LogConsumerPosition(dir_, "../x"), std::runtime_error);
+  EXPECT_THROW(LogConsumerPosition(dir_, ""), std::runtime_error);
+  EXPECT_TRUE(is_valid_consumer_name("split-commits_v2.1"));
+}
+
+TEST_F(LogConsumerTest, AWriterInThisProcessWakesAWaitingPoll) {
+  auto queue = open_queue();
+  auto consumer = open_log_consumer(dir_, "c");
+  std::vector<ConsumedMessage> got;
+  EXPECT_EQ(consumer->poll(got, 10, milliseconds(50)), 0u);
+  std::thread writer([&] {
+    std::this_thread::sleep_for(milliseconds(200));
+    store_n(*queue, 1);
+  });
+  const auto started = std::chrono::steady_clock::now();
+  ASSERT_EQ(consumer->poll(got, 10, milliseconds(10000)), 1u);
+  const auto waited = std::chrono::steady_clock::now() - started;
+  writer.join();
+  EXPECT_LT(waited, milliseconds(5000));  // woken by the write, not the timeout
+  queue->close();
+}
+
+TEST_F(LogConsumerTest, AWriterInAnotherProcessWakesAWaitingPoll) {
+  auto consumer = open_log_consumer(dir_, "c");
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    std::this_thread::sleep_for(milliseconds(200));
+    auto queue = open_queue();
+    store_n(*queue, 3);
+    queue->close();
+    ::_exit(0);
+  }
+  std::vector<ConsumedMessage> got;
+  const auto deadline = std::chrono::steady_clock::now() + milliseconds(10000);
+  while (got.size() < 3 && std::chrono::steady_clock::now() < deadline) {
+    consumer->poll(got, 10, milliseconds(10000));
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[2].position, 2u);
+}
+
+TEST_F(LogConsumerTest, StopWakesAPollFromAnotherThread) {
+  auto consumer = open_log_consumer(dir_, "c");
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(milliseconds(100));
+    consumer->stop();
+  });
+  std::vector<ConsumedMessage> got;
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(consumer->poll(got, 10, milliseconds(10000)), 0u);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, milliseconds(5000));
+  stopper.join();
+}
+
+TEST_F(LogConsumerTest, ListsLagAndFindsAnOffsetByTime) {
+  auto queue = open_queue();
+  store_n(*queue, 40);
+  queue->close();
+  {
+    auto consumer = open_log_consumer(dir_, "behind");
+    std::vector<ConsumedMessage> got;
+    while (got.size() < 40) ASSERT_GT(consumer->poll(got, 100, milliseconds(2000)), 0u);
+    consumer->commit(9);
+  }
+  const std::vector<LogConsumerInfo> consumers = list_log_consumers(dir_);
+  ASSERT_EQ(consumers.size(), 1u);
+  EXPECT_EQ(consumers[0].name, "behind");
+  EXPECT_EQ(consumers[0].next_offset, 10u);
+  EXPECT_EQ(consumers[0].lag, 30u);
+  EXPECT_EQ(log_extent(dir_).end, 40u);
+  EXPECT_EQ(log_offset_at_time(dir_, 0), 0u);
+  EXPECT_EQ(log_offset_at_time(dir_, std::int64_t{1} << 62), 40u);
+}
+
+TEST(Rfc3339, ParsesUtcOffsetsAndFractions) {
+  EXPECT_EQ(parse_rfc3339_micros("1970-01-01T00:00:01Z"), 1000000);
+  EXPECT_EQ(parse_rfc3339_micros("1970-01-01T00:00:01.25Z"), 1250000);
+  EXPECT_EQ(parse_rfc3339_micros("1970-01-01T01:00:00+01:00"), 0);
+  EXPECT_EQ(parse_rfc3339_micros("2026-12-01T10:00:00.123456Z"), 1796119200123456);
+  EXPECT_FALSE(parse_rfc3339_micros("2026-12-01 10:00:00Z"));
+  EXPECT_FALSE(parse_rfc3339_micros("2026-12-01T10:00:00"));
+  EXPECT_FALSE(parse_rfc3339_micros("yesterday"));
+}
+
+}  // namespace
+}  // namespace inlet::runtime
