@@ -65,4 +65,14 @@ void append_scopes_json(std::string& out, std::span<const std::string> scopes);
 // attributes; `inlet test`'s message). Scopes are left out when empty.
 void append_attributes_json(std::string& out, const Message& message);
 
+// One attribute as a queue carried it: a Kafka header, a Redis field.
+struct AttributeField {
+  std::string_view name;
+  std::string_view value;
+};
+// The same object from what a queue carried, for its consumer: the schema's attributes found in
+// `fields`, in schema order, and kScopes when it is a JSON list (as append_scopes_json wrote it).
+// Fields outside the schema are ignored.
+void append_attributes_json(std::string& out, std::span<const AttributeField> fields);
+
 }  // namespace inlet::runtime

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "runtime/queue/consumer.h"
 #include "runtime/queue/queue.h"
 
 namespace inlet::runtime {
@@ -31,5 +32,11 @@ struct KafkaQueueOptions {
 // Throws std::runtime_error naming the property on a bad librdkafka setting (start-up only). The
 // broker connection is made in the background: opening succeeds while brokers are down.
 std::unique_ptr<Queue> open_kafka_queue(const KafkaQueueOptions& options);
+
+// A consumer of the topic in the consumer group `group` (a node's name): auto-commit off, so an
+// offset is committed only by commit(), after the node has stored its outputs; a new group starts
+// at the earliest offset. Record headers become the attributes. Same property rules as above.
+std::unique_ptr<Consumer> open_kafka_consumer(const KafkaQueueOptions& options,
+                                              const std::string& group);
 
 }  // namespace inlet::runtime

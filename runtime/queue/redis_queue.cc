@@ -152,46 +152,8 @@ class RedisQueue final : public Queue {
   bool connect() {
     const int timeout_ms =
         static_cast<int>(std::max<std::uint32_t>(options_.retry_budget_ms, 1000));
-    const timeval connect_timeout{1, 0};
-    const timeval io_timeout{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-    redisContext* ctx =
-        address_.unix_path.empty()
-            ? redisConnectWithTimeout(address_.host.c_str(), address_.port, connect_timeout)
-            : redisConnectUnixWithTimeout(address_.unix_path.c_str(), connect_timeout);
+    redisContext* ctx = connect_redis(address_, std::chrono::milliseconds(timeout_ms), last_error_);
     if (ctx == nullptr) return false;
-    if (ctx->err != 0) {
-      last_error_ = ctx->errstr;
-      redisFree(ctx);
-      return false;
-    }
-    redisSetTimeout(ctx, io_timeout);
-    if (address_.unix_path.empty()) redisEnableKeepAlive(ctx);
-    auto command_ok = [&](redisReply* reply) {
-      const bool ok = reply != nullptr && reply->type != REDIS_REPLY_ERROR;
-      if (reply != nullptr && reply->type == REDIS_REPLY_ERROR)
-        last_error_.assign(reply->str, reply->len);
-      if (reply == nullptr) last_error_ = ctx->errstr;
-      if (reply != nullptr) freeReplyObject(reply);
-      return ok;
-    };
-    bool ok = true;
-    // A stopped (SIGSTOP) server still accepts TCP connections; only a command proves it answers.
-    auto ping = [&] { return command_ok(static_cast<redisReply*>(redisCommand(ctx, "PING"))); };
-    if (!address_.password.empty()) {
-      ok = address_.user.empty()
-               ? command_ok(static_cast<redisReply*>(
-                     redisCommand(ctx, "AUTH %s", address_.password.c_str())))
-               : command_ok(static_cast<redisReply*>(redisCommand(
-                     ctx, "AUTH %s %s", address_.user.c_str(), address_.password.c_str())));
-    }
-    if (ok && address_.db != 0) {
-      ok = command_ok(static_cast<redisReply*>(redisCommand(ctx, "SELECT %d", address_.db)));
-    }
-    if (ok) ok = ping();
-    if (!ok) {
-      redisFree(ctx);
-      return false;
-    }
     ctx_ = ctx;
     if (down_since_ns_ != 0) log_info("redis_reconnected", {{"stream", options_.stream}});
     down_since_ns_ = 0;
@@ -315,6 +277,50 @@ class RedisQueue final : public Queue {
 };
 
 }  // namespace
+
+redisContext* connect_redis(const RedisAddress& address, std::chrono::milliseconds io_timeout,
+                           std::string& error) {
+  const timeval connect_timeout{1, 0};
+  const auto ms = io_timeout.count();
+  const timeval timeout{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+  redisContext* ctx = address.unix_path.empty()
+                          ? redisConnectWithTimeout(address.host.c_str(), address.port, connect_timeout)
+                          : redisConnectUnixWithTimeout(address.unix_path.c_str(), connect_timeout);
+  if (ctx == nullptr) {
+    error = "cannot allocate a Redis connection";
+    return nullptr;
+  }
+  if (ctx->err != 0) {
+    error = ctx->errstr;
+    redisFree(ctx);
+    return nullptr;
+  }
+  redisSetTimeout(ctx, timeout);
+  if (address.unix_path.empty()) redisEnableKeepAlive(ctx);
+  auto command_ok = [&](redisReply* reply) {
+    const bool ok = reply != nullptr && reply->type != REDIS_REPLY_ERROR;
+    if (reply != nullptr && reply->type == REDIS_REPLY_ERROR) error.assign(reply->str, reply->len);
+    if (reply == nullptr) error = ctx->errstr;
+    if (reply != nullptr) freeReplyObject(reply);
+    return ok;
+  };
+  bool ok = true;
+  if (!address.password.empty()) {
+    ok = address.user.empty()
+             ? command_ok(static_cast<redisReply*>(redisCommand(ctx, "AUTH %s", address.password.c_str())))
+             : command_ok(static_cast<redisReply*>(
+                   redisCommand(ctx, "AUTH %s %s", address.user.c_str(), address.password.c_str())));
+  }
+  if (ok && address.db != 0) {
+    ok = command_ok(static_cast<redisReply*>(redisCommand(ctx, "SELECT %d", address.db)));
+  }
+  if (ok) ok = command_ok(static_cast<redisReply*>(redisCommand(ctx, "PING")));
+  if (!ok) {
+    redisFree(ctx);
+    return nullptr;
+  }
+  return ctx;
+}
 
 std::optional<RedisAddress> parse_redis_url(const std::string& url, std::string& reason) {
   RedisAddress address;

@@ -10,12 +10,16 @@
 // clients retry; consumers dedupe on tracking_id.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 
+#include "runtime/queue/consumer.h"
 #include "runtime/queue/queue.h"
+
+struct redisContext;  // hiredis
 
 namespace inlet::runtime {
 
@@ -39,6 +43,25 @@ struct RedisAddress {
 
 // Nullopt with `reason` set on a malformed URL.
 std::optional<RedisAddress> parse_redis_url(const std::string& url, std::string& reason);
+
+struct RedisConsumerOptions {
+  std::string group;     // a consumer node's name
+  std::string consumer;  // this process within the group; empty: the host name (a pod's name)
+  // Entries another consumer of the group read and did not acknowledge for this long are claimed.
+  std::chrono::milliseconds claim_after{30000};
+};
+// XREADGROUP/XACK in `group` (created at the stream's start when missing): a restart first reads
+// this consumer's own unacknowledged entries again, then new ones; entries pending too long on
+// another consumer are claimed (XAUTOCLAIM). commit() acknowledges. Connects lazily and again
+// after a failure; poll() returns nothing while Redis is down.
+std::unique_ptr<Consumer> open_redis_consumer(const RedisQueueOptions& queue,
+                                              const RedisConsumerOptions& options);
+
+// A connected, authenticated hiredis context on the address's db that has answered a PING (a
+// stopped server still accepts TCP connections), with `io_timeout` on reads and writes; nullptr
+// with `error` set otherwise. The caller owns it (redisFree). The queue and its consumer use it.
+::redisContext* connect_redis(const RedisAddress& address, std::chrono::milliseconds io_timeout,
+                             std::string& error);
 
 // Connects lazily in the writer thread: opening succeeds while Redis is down.
 std::unique_ptr<Queue> open_redis_queue(const RedisQueueOptions& options);

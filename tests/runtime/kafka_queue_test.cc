@@ -139,6 +139,53 @@ TEST(KafkaQueue, DeliversBodiesAndAttributeHeadersByteForByte) {
   }
 }
 
+// Polls `consumer` until `count` messages arrived or 30 s passed (a group join takes a moment).
+std::vector<ConsumedMessage> poll_until(Consumer& consumer, std::size_t count) {
+  std::vector<ConsumedMessage> got;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (got.size() < count && std::chrono::steady_clock::now() < deadline) {
+    consumer.poll(got, count - got.size(), 500ms);
+  }
+  return got;
+}
+
+TEST(KafkaConsumer, ReadsTheAttributesBackAndResumesAfterTheLastCommit) {
+  MockCluster cluster;
+  StoredMessages stored(20);
+  Recorder recorder(stored.messages.size());
+  auto queue = open_kafka_queue(options_for(cluster));
+  store_all(*queue, stored, recorder);
+  ASSERT_TRUE(recorder.wait_for(stored.messages.size(), 20s));
+  queue->close();
+
+  KafkaQueueOptions options = options_for(cluster);
+  // A member that left is replaced at once, not after the default 45 s session timeout.
+  options.properties = {{"log_level", "0"}, {"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}};
+  {
+    auto consumer = open_kafka_consumer(options, "split");
+    const std::vector<ConsumedMessage> got = poll_until(*consumer, 20);
+    ASSERT_EQ(got.size(), 20u);
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].body, stored.messages[i].body) << i;
+      EXPECT_EQ(got[i].position, i);
+    }
+    EXPECT_EQ(got[0].attributes,
+              R"({"tracking_id":"00000000000000000000000000000000","received_at":"2026-11-22T13:40:02.123456Z",)"
+              R"("message_type":"echo.json","node":"edges-test","tenant":"acme","content_type":"application/json",)"
+              R"("user":"alice","identity":"alice@example.com","scopes":["read","write \"all\""]})");
+    EXPECT_EQ(got[1].attributes.find("\"user\""), std::string::npos);
+    consumer->commit(11);
+    EXPECT_EQ(consumer->committed(), 12u);
+  }
+  auto again = open_kafka_consumer(options, "split");
+  const std::vector<ConsumedMessage> rest = poll_until(*again, 8);
+  ASSERT_EQ(rest.size(), 8u);
+  EXPECT_EQ(rest.front().body, stored.messages[12].body);
+  auto other = open_kafka_consumer(options, "audit");
+  const std::vector<ConsumedMessage> all = poll_until(*other, 20);
+  EXPECT_EQ(all.size(), 20u);
+}
+
 TEST(KafkaQueue, KeysRecordsByTheMessageKeyOrFallsBackToTheTrackingId) {
   MockCluster cluster;
   StoredMessages stored(40);

@@ -73,6 +73,54 @@ TEST(RedisQueue, AddsEntriesWithAttributesAndBodyByteForByte) {
   }
 }
 
+std::vector<ConsumedMessage> poll_until(Consumer& consumer, std::size_t count) {
+  std::vector<ConsumedMessage> got;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (got.size() < count && std::chrono::steady_clock::now() < deadline) {
+    consumer.poll(got, std::min<std::size_t>(count - got.size(), 7), 500ms);
+  }
+  return got;
+}
+
+TEST(RedisConsumer, ReadsEntriesBackResumesOwnPendingAndClaimsAbandonedOnes) {
+  RedisServer server(false);
+  StoredMessages stored(30);
+  Recorder recorder(stored.messages.size());
+  auto queue = open_redis_queue(options_for(server));
+  store_all(*queue, stored, recorder);
+  ASSERT_TRUE(recorder.wait_for(stored.messages.size(), 10s));
+  queue->close();
+
+  RedisConsumerOptions split{"split", "pod-0", 60s};
+  {
+    auto consumer = open_redis_consumer(options_for(server), split);
+    const std::vector<ConsumedMessage> got = poll_until(*consumer, 20);
+    ASSERT_EQ(got.size(), 20u);
+    EXPECT_EQ(got[3].body, stored.messages[3].body);
+    EXPECT_EQ(got[0].attributes,
+              R"({"tracking_id":"00000000000000000000000000000000","received_at":"2026-11-22T13:40:02.123456Z",)"
+              R"("message_type":"echo.json","node":"edges-test","tenant":"acme","content_type":"application/json",)"
+              R"("user":"alice","identity":"alice@example.com","scopes":["read","write \"all\""]})");
+    consumer->commit(11);  // 12..19 stay pending on pod-0, as after a crash
+  }
+  // The same consumer again: its own unacknowledged entries first, in order, then the new ones.
+  auto again = open_redis_consumer(options_for(server), split);
+  const std::vector<ConsumedMessage> rest = poll_until(*again, 18);
+  ASSERT_EQ(rest.size(), 18u);
+  for (std::size_t i = 0; i < rest.size(); ++i) EXPECT_EQ(rest[i].body, stored.messages[12 + i].body) << i;
+  // Another consumer of the group claims what pod-0 left pending past claim_after.
+  std::this_thread::sleep_for(300ms);
+  auto other = open_redis_consumer(options_for(server), RedisConsumerOptions{"split", "pod-1", 200ms});
+  const std::vector<ConsumedMessage> claimed = poll_until(*other, 18);
+  ASSERT_EQ(claimed.size(), 18u);
+  EXPECT_EQ(claimed.front().body, stored.messages[12].body);
+  other->commit(claimed.back().position);
+  auto third = open_redis_consumer(options_for(server), RedisConsumerOptions{"split", "pod-2", 200ms});
+  std::this_thread::sleep_for(300ms);
+  std::vector<ConsumedMessage> none;
+  EXPECT_EQ(third->poll(none, 10, 300ms), 0u);  // everything is acknowledged
+}
+
 TEST(RedisQueue, TrimsTheStreamApproximatelyToMaxlen) {
   RedisServer server(false);
   StoredMessages stored(2000);

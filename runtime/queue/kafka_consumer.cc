@@ -1,0 +1,164 @@
+// The Kafka side of the Consumer interface (kafka_queue.h): one rd_kafka_t consumer in a group,
+// polled and committed from the consumer node's thread.
+#include <librdkafka/rdkafka.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <map>
+#include <stdexcept>
+#include <utility>
+
+#include "runtime/log.h"
+#include "runtime/message.h"
+#include "runtime/queue/consumer.h"
+#include "runtime/queue/kafka_queue.h"
+
+namespace inlet::runtime {
+namespace {
+
+class KafkaConsumer final : public Consumer {
+ public:
+  KafkaConsumer(const KafkaQueueOptions& options, const std::string& group) : topic_(options.topic) {
+    char errstr[512];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    auto set = [&](const std::string& name, const std::string& value) {
+      if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+        rd_kafka_conf_destroy(conf);
+        throw std::runtime_error("kafka property " + name + ": " + errstr);
+      }
+    };
+    set("bootstrap.servers", options.brokers);
+    set("group.id", group);
+    set("client.id", "inlet-" + group);
+    set("auto.offset.reset", "earliest");
+    set("reconnect.backoff.max.ms", "1000");
+    for (const auto& [name, value] : options.properties) set(name, value);
+    // At least once: nothing is committed but what the node has stored the outputs of.
+    set("enable.auto.commit", "false");
+    set("enable.auto.offset.store", "false");
+    rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    if (rk_ == nullptr) {
+      rd_kafka_conf_destroy(conf);
+      throw std::runtime_error(std::string("kafka consumer: ") + errstr);
+    }
+    rd_kafka_poll_set_consumer(rk_);
+    rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, topic_.c_str(), RD_KAFKA_PARTITION_UA);
+    const rd_kafka_resp_err_t err = rd_kafka_subscribe(rk_, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      rd_kafka_destroy(rk_);
+      throw std::runtime_error("kafka subscribe " + topic_ + ": " + rd_kafka_err2str(err));
+    }
+  }
+
+  ~KafkaConsumer() override {
+    rd_kafka_consumer_close(rk_);
+    rd_kafka_destroy(rk_);
+  }
+
+  std::size_t poll(std::vector<ConsumedMessage>& out, std::size_t max,
+                   std::chrono::milliseconds timeout) override {
+    std::size_t got = 0;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    // Short waits, so that stop() is seen within 100 ms.
+    while (got < max && !stopped_.load(std::memory_order_acquire)) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      const int wait = got > 0 ? 0 : static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 100));
+      rd_kafka_message_t* message = rd_kafka_consumer_poll(rk_, wait);
+      if (message == nullptr) {
+        if (got > 0 || left.count() <= 0) break;
+        continue;
+      }
+      if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) warn_failed(rd_kafka_message_errstr(message));
+        rd_kafka_message_destroy(message);
+        continue;
+      }
+      out.push_back(to_consumed(message));
+      rd_kafka_message_destroy(message);
+      ++got;
+    }
+    return got;
+  }
+
+  void commit(std::uint64_t position) override {
+    // The highest offset per partition among the messages up to `position`.
+    std::map<std::int32_t, std::int64_t> next;
+    while (!handed_out_.empty() && handed_out_.front().position <= position) {
+      const Handed& h = handed_out_.front();
+      next[h.partition] = h.offset + 1;
+      handed_out_.pop_front();
+    }
+    if (next.empty()) return;
+    rd_kafka_topic_partition_list_t* offsets = rd_kafka_topic_partition_list_new(static_cast<int>(next.size()));
+    for (const auto& [partition, offset] : next) {
+      rd_kafka_topic_partition_list_add(offsets, topic_.c_str(), partition)->offset = offset;
+    }
+    const rd_kafka_resp_err_t err = rd_kafka_commit(rk_, offsets, /*async=*/0);
+    rd_kafka_topic_partition_list_destroy(offsets);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      throw std::runtime_error("kafka commit on " + topic_ + ": " + rd_kafka_err2str(err));
+    }
+    committed_ = position + 1;
+  }
+
+  std::uint64_t committed() const noexcept override { return committed_; }
+
+  void stop() noexcept override { stopped_.store(true, std::memory_order_release); }
+
+ private:
+  struct Handed {
+    std::uint64_t position;
+    std::int32_t partition;
+    std::int64_t offset;
+  };
+
+  // At most one line a second: a broker outage would otherwise log on every poll.
+  void warn_failed(const char* reason) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now < next_warning_) return;
+    next_warning_ = now + std::chrono::seconds(1);
+    log_warn("kafka_consume_failed", {{"topic", topic_}, {"error", reason}});
+  }
+
+  ConsumedMessage to_consumed(const rd_kafka_message_t* message) {
+    ConsumedMessage consumed;
+    consumed.position = next_position_++;
+    handed_out_.push_back({consumed.position, message->partition, message->offset});
+    consumed.body.assign(static_cast<const char*>(message->payload), message->len);
+    std::vector<AttributeField> fields;
+    rd_kafka_headers_t* headers = nullptr;
+    if (rd_kafka_message_headers(message, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      const char* name = nullptr;
+      const void* value = nullptr;
+      std::size_t size = 0;
+      for (std::size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) ==
+                              RD_KAFKA_RESP_ERR_NO_ERROR;
+           ++i) {
+        fields.push_back({name, std::string_view(static_cast<const char*>(value), value ? size : 0)});
+      }
+    }
+    append_attributes_json(consumed.attributes, fields);
+    return consumed;
+  }
+
+  std::string topic_;
+  rd_kafka_t* rk_ = nullptr;
+  std::deque<Handed> handed_out_;
+  std::uint64_t next_position_ = 0;
+  std::uint64_t committed_ = 0;
+  std::atomic<bool> stopped_{false};
+  std::chrono::steady_clock::time_point next_warning_{};
+};
+
+}  // namespace
+
+std::unique_ptr<Consumer> open_kafka_consumer(const KafkaQueueOptions& options, const std::string& group) {
+  return std::make_unique<KafkaConsumer>(options, group);
+}
+
+}  // namespace inlet::runtime
