@@ -1,6 +1,12 @@
 // gzip (RFC 1952; concatenated members decode as one body, as `gzip -d` does) and deflate: zlib-
 // wrapped data (RFC 1950) or, when the first two bytes are not a zlib header, a raw deflate stream
 // (RFC 1951), as browsers and servers in the wild send both.
+//
+// A single-member gzip body whose trailer's size fits the limit is first decoded in one call by
+// libdeflate, 2-3x faster than zlib on whole buffers, into exactly that many bytes. Anything
+// else (several members, a trailer that lies, corrupt data, a body past the limit) goes to zlib's
+// streaming path, which alone decides those cases, so both paths answer the same.
+#include <libdeflate.h>
 #include <zlib.h>
 
 #include <climits>
@@ -16,14 +22,28 @@ class ZlibDecoder final : public Decoder {
  public:
   explicit ZlibDecoder(bool gzip) : gzip_(gzip) {
     if (inflateInit2(&stream_, gzip ? kGzipBits : kZlibBits) != Z_OK) throw std::bad_alloc();
+    if (gzip && (whole_ = libdeflate_alloc_decompressor()) == nullptr) {
+      inflateEnd(&stream_);
+      throw std::bad_alloc();
+    }
   }
-  ~ZlibDecoder() override { inflateEnd(&stream_); }
+  ~ZlibDecoder() override {
+    inflateEnd(&stream_);
+    if (whole_ != nullptr) libdeflate_free_decompressor(whole_);
+  }
   ZlibDecoder(const ZlibDecoder&) = delete;
   ZlibDecoder& operator=(const ZlibDecoder&) = delete;
 
   DecodeStatus decode(std::string_view input, std::string& output, std::size_t limit,
                       std::size_t padding) override {
-    if (gzip_) return run(input, output, limit, padding, kGzipBits, gzip_size_hint(input, limit));
+    if (gzip_) {
+      const std::uint64_t size = gzip_trailer_size(input);
+      // The limit counts what `output` already holds.
+      if (size > 0 && output.size() + size <= limit && decode_whole_gzip(input, output, size, padding)) {
+        return DecodeStatus::kOk;
+      }
+      return run(input, output, limit, padding, kGzipBits, std::min<std::uint64_t>(size, limit));
+    }
     const std::size_t hint = input.size() * kExpansionGuess;
     if (has_zlib_header(input)) {
       const std::size_t start = output.size();
@@ -47,12 +67,33 @@ class ZlibDecoder final : public Decoder {
     return (cmf & 0x0F) == Z_DEFLATED && (cmf >> 4) <= 7 && (cmf * 256u + flg) % 31 == 0;
   }
 
-  // The gzip trailer holds the decoded size mod 2^32: a good first allocation, capped by limit.
-  static std::size_t gzip_size_hint(std::string_view in, std::size_t limit) noexcept {
+  // The gzip trailer holds the decoded size mod 2^32 (of the last member, and the sender says it):
+  // the size to try in one call, and a good first allocation for the streaming path.
+  static std::uint64_t gzip_trailer_size(std::string_view in) noexcept {
     if (in.size() < 18) return 0;
     const auto* p = reinterpret_cast<const unsigned char*>(in.data() + in.size() - 4);
-    const std::uint32_t isize = p[0] | (p[1] << 8) | (p[2] << 16) | (std::uint32_t{p[3]} << 24);
-    return std::min<std::size_t>(isize, limit);
+    return p[0] | (p[1] << 8) | (p[2] << 16) | (std::uint32_t{p[3]} << 24);
+  }
+
+  // True when `input` is one gzip member of exactly `size` decoded bytes, now appended to
+  // `output`; false leaves `output` as it was.
+  bool decode_whole_gzip(std::string_view input, std::string& output, std::size_t size,
+                         std::size_t padding) {
+    const std::size_t start = output.size();
+    if (output.capacity() < start + size + padding) {
+      std::string bigger;
+      bigger.reserve(start + size + padding);
+      bigger.assign(output);
+      output.swap(bigger);
+    }
+    output.resize(start + size);
+    std::size_t in_used = 0;
+    std::size_t out_used = 0;
+    const libdeflate_result result = libdeflate_gzip_decompress_ex(
+        whole_, input.data(), input.size(), output.data() + start, size, &in_used, &out_used);
+    if (result == LIBDEFLATE_SUCCESS && in_used == input.size() && out_used == size) return true;
+    output.resize(start);
+    return false;
   }
 
   static bool starts_gzip_member(const Bytef* p, std::size_t n) noexcept {
@@ -92,6 +133,7 @@ class ZlibDecoder final : public Decoder {
 
   const bool gzip_;
   z_stream stream_{};
+  libdeflate_decompressor* whole_ = nullptr;  // gzip only
 };
 
 }  // namespace
