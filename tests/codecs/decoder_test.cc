@@ -238,6 +238,24 @@ TEST(GzipDecoder, DecodesConcatenatedMembersAsOneBody) {
   EXPECT_EQ(out, "{\"a\":1}");
 }
 
+// One gzip member decodes in one libdeflate call, sized by its trailer; a trailer that does not
+// match what the data holds is corrupt whichever way it errs, as zlib's streaming path says too.
+TEST(GzipDecoder, ATrailerThatDoesNotMatchTheDataIsCorrupt) {
+  const std::string body = corpus().front().body;
+  std::unique_ptr<Decoder> decoder = decoder_of("gzip");
+  for (const int delta : {-1, 1, 1 << 20}) {
+    std::string encoded = testing::gzip(body);
+    const std::uint32_t lie = static_cast<std::uint32_t>(static_cast<std::int64_t>(body.size()) + delta);
+    for (int i = 0; i < 4; ++i) encoded[encoded.size() - 4 + i] = static_cast<char>(lie >> (8 * i));
+    std::string out;
+    EXPECT_EQ(decoder->decode(encoded, out, 8 << 20, kPadding), DecodeStatus::kCorrupt) << delta;
+  }
+  std::string out;
+  ASSERT_EQ(decoder->decode(testing::gzip(body), out, body.size(), kPadding), DecodeStatus::kOk);
+  EXPECT_EQ(out, body);
+  EXPECT_GE(out.capacity(), out.size() + kPadding);
+}
+
 TEST(ZstdDecoder, DecodesConcatenatedAndSkippableFramesAsOneBody) {
   // A skippable frame: magic 0x184D2A50, a 4-byte length, then that many ignored bytes.
   const std::string skippable = std::string("\x50\x2a\x4d\x18\x03\x00\x00\x00", 8) + "abc";
