@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cctype>
 #include <condition_variable>
 #include <csignal>
@@ -169,6 +170,19 @@ int check(const Args& args) {
             << (config->edges.size() == 1 ? "" : "s") << ", "
             << (config->make_authenticator ? "python authenticator" : "no python authenticator") << ", "
             << config->verifiers.size() << " verifier" << (config->verifiers.size() == 1 ? "" : "s") << ")\n";
+  // What each TLS listener would serve, so a certificate about to lapse shows before it is deployed.
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch()).count();
+  for (const auto& [listener, tls] : {std::pair{"listen", config->tls.get()}, std::pair{"admin_listen", config->admin_tls.get()}}) {
+    if (tls == nullptr) continue;
+    const std::int64_t days = (tls->not_after() - now) / 86400;
+    std::cout << "  " << listener << ": TLS with " << tls->subject() << " (serial " << tls->serial_hex() << "), "
+              << (tls->not_after() <= now ? "EXPIRED" : "expires in " + std::to_string(days) + " days")
+              << (tls->settings().client_auth == ClientAuth::kRequire    ? ", client certificates required"
+                  : tls->settings().client_auth == ClientAuth::kOptional ? ", client certificates optional"
+                                                                          : "")
+              << "\n";
+  }
   return 0;
 }
 

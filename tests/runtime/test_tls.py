@@ -368,6 +368,18 @@ def test_admin_over_tls_with_the_handshake_and_expiry_metrics(node, pki):
     assert expiry['{listener="webhook",serial="1001"}'] == pytest.approx(expected, abs=1)
 
 
+def test_check_names_the_certificate_each_listener_would_serve(tmp_path, pki):
+    config = tmp_path / "node.yaml"
+    config.write_text(json.dumps({"listen": "127.0.0.1:0", "admin_listen": "127.0.0.1:0",
+                                  "tls": tls_config(pki, ca_file=pki["ca"].cert),
+                                  "admin_tls": {"cert_file": pki["expired"][0], "key_file": pki["expired"][1]}}))
+    result = run_inlet("check", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.decode().splitlines()
+    assert lines[1] == "  listen: TLS with CN=localhost (serial 1001), expires in 29 days, client certificates required"
+    assert lines[2] == "  admin_listen: TLS with CN=localhost (serial 1003), EXPIRED"
+
+
 @pytest.mark.parametrize("tls, error", [
     ({"cert_file": "missing.crt", "key_file": "missing.key"}, "tls.cert_file: cannot load the certificate chain"),
     ({"key_file": "x.key"}, "tls.cert_file: is required"),
