@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
@@ -60,6 +61,22 @@ inline void log_warn(std::string_view event, std::initializer_list<LogField> fie
 inline void log_error(std::string_view event, std::initializer_list<LogField> fields = {}) {
   Logger::instance().log(LogLevel::kError, event, fields);
 }
+
+// At most one line a second for one kind of trouble: an outage would otherwise log on every
+// message or every poll. Thread-safe.
+class LogThrottle {
+ public:
+  bool allow() noexcept {
+    const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                                 std::chrono::steady_clock::now().time_since_epoch())
+                                 .count();
+    std::int64_t last = last_second_.load(std::memory_order_relaxed);
+    return now != last && last_second_.compare_exchange_strong(last, now);
+  }
+
+ private:
+  std::atomic<std::int64_t> last_second_{-1};
+};
 
 // Appends `text` to `out` as the inside of a JSON string (escaping quotes, controls, \).
 void append_json_escaped(std::string& out, std::string_view text);

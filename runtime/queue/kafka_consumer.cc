@@ -117,12 +117,8 @@ class KafkaConsumer final : public Consumer {
     std::int64_t offset;
   };
 
-  // At most one line a second: a broker outage would otherwise log on every poll.
   void warn_failed(const char* reason) {
-    const auto now = std::chrono::steady_clock::now();
-    if (now < next_warning_) return;
-    next_warning_ = now + std::chrono::seconds(1);
-    log_warn("kafka_consume_failed", {{"topic", topic_}, {"error", reason}});
+    if (throttle_.allow()) log_warn("kafka_consume_failed", {{"topic", topic_}, {"error", reason}});
   }
 
   ConsumedMessage to_consumed(const rd_kafka_message_t* message) {
@@ -152,7 +148,7 @@ class KafkaConsumer final : public Consumer {
   std::uint64_t next_position_ = 0;
   std::uint64_t committed_ = 0;
   std::atomic<bool> stopped_{false};
-  std::chrono::steady_clock::time_point next_warning_{};
+  LogThrottle throttle_;
 };
 
 }  // namespace

@@ -166,14 +166,9 @@ class KafkaQueue final : public Queue {
     }
   }
 
-  // At most one warning per second: a broker outage fails thousands of messages at once.
+  // A broker outage fails thousands of messages at once.
   void log_rate_limited(std::string_view event, const char* reason) {
-    const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                                 std::chrono::steady_clock::now().time_since_epoch())
-                                 .count();
-    std::int64_t last = last_warn_s_.load(std::memory_order_relaxed);
-    if (now == last || !last_warn_s_.compare_exchange_strong(last, now)) return;
-    log_warn(event, {{"reason", reason}});
+    if (throttle_.allow()) log_warn(event, {{"reason", reason}});
   }
 
   const std::uint32_t max_in_flight_;
@@ -185,7 +180,7 @@ class KafkaQueue final : public Queue {
   std::atomic<bool> stop_{false};
   std::atomic<bool> closed_{false};
   std::atomic<bool> fatal_{false};
-  std::atomic<std::int64_t> last_warn_s_{0};
+  LogThrottle throttle_;
 };
 
 }  // namespace

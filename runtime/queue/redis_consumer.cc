@@ -192,12 +192,8 @@ class RedisConsumer final : public Consumer {
     return got;
   }
 
-  // At most one line a second per event.
   void warn(std::string_view event, const std::string& reason) {
-    const auto now = std::chrono::steady_clock::now();
-    if (now < next_warning_) return;
-    next_warning_ = now + std::chrono::seconds(1);
-    log_warn(event, {{"stream", stream_}, {"group", group_}, {"reason", reason}});
+    if (throttle_.allow()) log_warn(event, {{"stream", stream_}, {"group", group_}, {"reason", reason}});
   }
 
   std::string stream_;
@@ -215,7 +211,7 @@ class RedisConsumer final : public Consumer {
   std::uint64_t next_position_ = 0;
   std::uint64_t committed_ = 0;
   std::atomic<bool> stopped_{false};
-  std::chrono::steady_clock::time_point next_warning_{};
+  LogThrottle throttle_;
 };
 
 }  // namespace

@@ -18,6 +18,7 @@
 
 #include "runtime/config/config_reader.h"
 #include "runtime/message.h"
+#include "runtime/queue/consumer.h"
 #include "runtime/queue/queue.h"
 #include "test_payloads.h"
 
@@ -118,6 +119,18 @@ class Recorder {
 // Stores every message of `batch`, message i answering to `recorder.at(i)`.
 inline void store_all(Queue& queue, const StoredMessages& batch, Recorder& recorder) {
   for (std::size_t i = 0; i < batch.messages.size(); ++i) queue.store(batch.messages[i], recorder.at(i));
+}
+
+// Polls `consumer` until `count` messages arrived or `timeout` passed, at most `batch` a poll.
+inline std::vector<ConsumedMessage> poll_until(Consumer& consumer, std::size_t count,
+                                               std::chrono::milliseconds timeout,
+                                               std::size_t batch = 1000) {
+  std::vector<ConsumedMessage> got;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (got.size() < count && std::chrono::steady_clock::now() < deadline) {
+    consumer.poll(got, std::min(count - got.size(), batch), std::chrono::milliseconds(500));
+  }
+  return got;
 }
 
 // The key path `parse` (a parse_<type>_queue) refuses `yaml` with, given as edges[0].queue; empty

@@ -139,14 +139,9 @@ TEST(KafkaQueue, DeliversBodiesAndAttributeHeadersByteForByte) {
   }
 }
 
-// Polls `consumer` until `count` messages arrived or 30 s passed (a group join takes a moment).
+// A group join takes a moment.
 std::vector<ConsumedMessage> poll_until(Consumer& consumer, std::size_t count) {
-  std::vector<ConsumedMessage> got;
-  const auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (got.size() < count && std::chrono::steady_clock::now() < deadline) {
-    consumer.poll(got, count - got.size(), 500ms);
-  }
-  return got;
+  return testing::poll_until(consumer, count, 30s);
 }
 
 TEST(KafkaConsumer, ReadsTheAttributesBackAndResumesAfterTheLastCommit) {

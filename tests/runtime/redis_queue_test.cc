@@ -73,13 +73,9 @@ TEST(RedisQueue, AddsEntriesWithAttributesAndBodyByteForByte) {
   }
 }
 
+// Seven at a time: a batch boundary falls inside the pending and claimed ranges.
 std::vector<ConsumedMessage> poll_until(Consumer& consumer, std::size_t count) {
-  std::vector<ConsumedMessage> got;
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (got.size() < count && std::chrono::steady_clock::now() < deadline) {
-    consumer.poll(got, std::min<std::size_t>(count - got.size(), 7), 500ms);
-  }
-  return got;
+  return testing::poll_until(consumer, count, 10s, 7);
 }
 
 TEST(RedisConsumer, ReadsEntriesBackResumesOwnPendingAndClaimsAbandonedOnes) {
