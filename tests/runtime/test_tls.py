@@ -345,6 +345,26 @@ def test_sighup_reloads_the_certificate(tmp_path, pki):
         assert wait_for_serial(n, context, 0x1002, timeout=5), n.logs()
 
 
+def test_tls_turns_on_and_off_with_a_reload(tmp_path, pki):
+    with InletNode(tmp_path) as n:
+        assert n.post(GOOD)[0] == 200
+        n.config["tls"] = tls_config(pki)
+        n.write_config()
+        deadline = time.monotonic() + 10
+        while sum(e["event"] == "reloaded" for e in n.log_events()) < 1:
+            assert time.monotonic() < deadline, n.logs()
+            time.sleep(0.1)
+        assert https(n, pki["ca"].client_context())[0] == 200
+        status, _, _ = n.post(GOOD)  # plain HTTP now meets the TLS port
+        assert status == 400
+        del n.config["tls"]
+        n.write_config()
+        while sum(e["event"] == "reloaded" for e in n.log_events()) < 2:
+            assert time.monotonic() < deadline + 10, n.logs()
+            time.sleep(0.1)
+        assert n.post(GOOD)[0] == 200
+
+
 # --- admin and config ------------------------------------------------------------------------
 
 def test_admin_over_tls_with_the_handshake_and_expiry_metrics(node, pki):
