@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import payloads
@@ -198,6 +198,7 @@ def new_server(scenario, workdir, settings, inlet_binary, redis_port):
     if scenario.server == "fastapi":
         return servers.FastApiServer(workdir, scenario, cpus, BENCH_DIR / "peers" / "fastapi_node.py",
                                      auth_source)
+    # inlet, or the revision --compare built ("baseline"): the same config, another binary.
     return servers.InletServer(workdir, scenario, cpus, inlet_binary, auth_source, redis_port)
 
 
@@ -221,11 +222,13 @@ def run_scenario(scenario, index, settings, context, progress):
     result = {"scenario": asdict(scenario), "label": scenario.label, "workload": scenario.workload,
               "status": "ok", "note": "", "throughput": {}, "latency": None}
     steps = len(conns_for(scenario, settings)) + 1 + (1 if context["idle_for"].get(scenario.server) == scenario else 0)
-    if scenario.server == "inlet" and context["inlet_missing"]:
-        result.update(status="not available", note=context["inlet_missing"])
+    missing = context["inlet_missing"] if scenario.server == "inlet" else (
+        context["baseline_missing"] if scenario.server == "baseline" else None)
+    if missing:
+        result.update(status="not available", note=missing)
         progress.done += steps
-        print(f"[{progress.done}/{progress.total}] {scenario.label} ... not available: "
-              f"{context['inlet_missing']}", flush=True)
+        print(f"[{progress.done}/{progress.total}] {scenario.label} ... not available: {missing}",
+              flush=True)
         return result
     if scenario.encoding == "br" and not payloads.have_brotli():
         result.update(status="skipped", note="python3-brotli missing")
@@ -241,11 +244,13 @@ def run_scenario(scenario, index, settings, context, progress):
                 raise SkipScenario("redis-server is not installed")
             redis = servers.RedisServer(workdir / "redis", scenario, settings.load_cpus)
             redis.start()
-        server = make_server(scenario, workdir, settings, context["inlet_binary"],
-                             redis.port if redis else None)
+        binary = context["baseline_binary"] if scenario.server == "baseline" else context["inlet_binary"]
+        server = make_server(scenario, workdir, settings, binary, redis.port if redis else None)
         if isinstance(server, servers.InletServer):
             reason = server.check()
             if reason is not None:
+                if scenario.server == "baseline":
+                    raise SkipScenario(f"the compared revision does not accept this config: {reason}")
                 if scenario.optional:
                     raise SkipScenario(f"`inlet check` rejects this config: {reason}")
                 raise ScenarioFailed(f"`inlet check` rejects the config: {reason}")
@@ -392,6 +397,34 @@ def compile_loadgen(build_dir):
     return target
 
 
+def resolve_revision(revision):
+    """The short commit of `revision` in the source tree's git repository, or None."""
+    result = subprocess.run(["git", "-C", str(SOURCE_DIR), "rev-parse", "--short=12", "--verify",
+                             f"{revision}^{{commit}}"], capture_output=True, text=True)
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def build_revision(commit, tmp, log_path):
+    """Checks `commit` out in a worktree under `tmp` and builds its inlet: (binary, None) or
+    (None, reason). The worktree is removed again; the binary is copied out first."""
+    tree = tmp / f"inlet-{commit}"
+    with open(log_path, "ab") as log:
+        added = subprocess.run(["git", "-C", str(SOURCE_DIR), "worktree", "add", "--detach", str(tree), commit],
+                               stdout=log, stderr=subprocess.STDOUT)
+    if added.returncode != 0:
+        return None, f"git worktree add failed (see {log_path})"
+    try:
+        reason = servers.build_inlet(tree, tree / "build", log_path)
+        if reason:
+            return None, reason
+        binary = tmp / f"inlet-{commit}.bin"
+        shutil.copy2(tree / "build" / "runtime" / "inlet", binary)
+        return binary, None
+    finally:
+        subprocess.run(["git", "-C", str(SOURCE_DIR), "worktree", "remove", "--force", str(tree)],
+                       capture_output=True)
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(
         prog="bench/run", description="Measure inlet against nginx (the HTTP ceiling) and FastAPI.")
@@ -409,6 +442,10 @@ def parse_args(argv):
                         help="only scenarios whose label contains this text (repeatable, any matches)")
     parser.add_argument("--duration", type=float, help="seconds per throughput run (default 8, quick 3)")
     parser.add_argument("--keep-tmp", action="store_true", help="keep configs, logs and queues")
+    parser.add_argument("--compare", metavar="REV",
+                        help="also build git revision REV (in a worktree, about 6 min on 2 cores) and run "
+                             "it as inlet@REV right after inlet in every inlet scenario: A/B figures "
+                             "from one run, interleaved, in one report")
     return parser.parse_args(argv)
 
 
@@ -451,6 +488,7 @@ def main(argv):
     interrupted = False
     inlet_binary, inlet_missing = None, None
     context = None
+    compare_label = None
     try:
         if "inlet" in wanted:
             if args.inlet:
@@ -465,10 +503,26 @@ def main(argv):
             inlet_missing = inlet_missing or servers.inlet_status(inlet_binary)
             if inlet_missing:
                 print(f"inlet not available: {inlet_missing}", flush=True)
+        baseline_binary, baseline_missing = None, None
+        if args.compare and "inlet" in wanted:
+            compare = compare_label = resolve_revision(args.compare)
+            if compare is None:
+                print(f"bench/run: --compare {args.compare}: not a git revision of {SOURCE_DIR}", file=sys.stderr)
+                return 2
+            print(f"building inlet@{compare} (Release) in a worktree ...", flush=True)
+            baseline_binary, baseline_missing = build_revision(compare, Path(tmp), out / "build-compare.log")
+            baseline_missing = baseline_missing or servers.inlet_status(baseline_binary)
+            if baseline_missing:
+                print(f"inlet@{compare} not available: {baseline_missing}", flush=True)
         loadgen = compile_loadgen(args.build_dir)
         matrix = build_matrix(args.quick, wanted, payloads.have_brotli())
         if args.filter:
             matrix = [s for s in matrix if any(text in s.label for text in args.filter)]
+        if args.compare and "inlet" in wanted:
+            # Interleaved: each inlet scenario is followed by the same one on the other binary, so
+            # both meet the same machine state.
+            matrix = [twin for s in matrix
+                      for twin in ((s, replace(s, server="baseline")) if s.server == "inlet" else (s,))]
         idle_for = {}
         for scenario in matrix:
             idle_for.setdefault(scenario.server, scenario)
@@ -478,6 +532,7 @@ def main(argv):
             total += len(conns_for(scenario, settings)) + 1 + (1 if idle_for[scenario.server] == scenario else 0)
         context = {"tmp": tmp, "requests": payloads.RequestSets(Path(tmp) / "requests", SOURCE_DIR),
                    "inlet_binary": inlet_binary, "inlet_missing": inlet_missing, "loadgen": loadgen,
+                   "baseline_binary": baseline_binary, "baseline_missing": baseline_missing,
                    "idle_for": idle_for, "steps_before": steps_before}
         print(f"real payloads: {payloads.real_corpus(SOURCE_DIR)[0]}", flush=True)
         print(f"{len(matrix)} scenarios, {total} measurements, {duration:g} s each; "
@@ -504,6 +559,7 @@ def main(argv):
         "load_average": {"start": round(load_at_start, 2), "end": round(os.getloadavg()[0], 2)},
         "interrupted": interrupted,
         "inlet_missing": inlet_missing,
+        "compare": compare_label,
         "real_payloads": payloads.real_corpus(SOURCE_DIR)[0],
         "request_sets": {" ".join(map(str, key)): value
                          for key, value in (context["requests"].stats.items() if context else [])},

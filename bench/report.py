@@ -14,9 +14,15 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 
-COLORS = {"nginx": "#8c8c8c", "inlet": "#1f77b4", "fastapi": "#ff7f0e"}
-NAMES = {"nginx": "nginx", "inlet": "inlet", "fastapi": "FastAPI"}
-SERVERS = ("nginx", "inlet", "fastapi")
+COLORS = {"nginx": "#8c8c8c", "inlet": "#1f77b4", "baseline": "#9467bd", "fastapi": "#ff7f0e"}
+# "baseline" is the revision `bench/run --compare REV` built: named inlet@REV once a report has one.
+NAMES = {"nginx": "nginx", "inlet": "inlet", "baseline": "inlet (compared)", "fastapi": "FastAPI"}
+SERVERS = ("nginx", "inlet", "baseline", "fastapi")
+
+
+def name_servers(document):
+    if document.get("compare"):
+        NAMES["baseline"] = f"inlet@{document['compare']}"
 
 
 def headline_conns(document):
@@ -182,6 +188,39 @@ def memory_table(document):
     return "\n".join(lines)
 
 
+def same_work(results, result, server):
+    """The ok result of `server` for exactly `result`'s scenario (--compare's twin), or None."""
+    mine = {k: v for k, v in result["scenario"].items() if k != "server"}
+    for other in results:
+        theirs = other["scenario"]
+        if other["status"] == "ok" and theirs["server"] == server and \
+                {k: v for k, v in theirs.items() if k != "server"} == mine:
+            return other
+    return None
+
+
+def compare_table(document):
+    """inlet against the revision --compare built, scenario by scenario, from the same run."""
+    results = document["results"]
+    head = headline_conns(document)
+    before = NAMES["baseline"]
+    lines = [f"| workload | inlet req/s | {before} req/s | ratio | inlet CPU ms/1k | {before} CPU ms/1k "
+             f"| ratio | inlet p99 ms | {before} p99 ms |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for result in results:
+        if result["scenario"]["server"] != "inlet" or result["status"] != "ok":
+            continue
+        other = same_work(results, result, "baseline")
+        if other is None:
+            lines.append(f"| {result['workload']} | {number(rps(result, head))} | not measured | | | | | | |")
+            continue
+        lines.append("| " + " | ".join([
+            result["workload"], number(rps(result, head)), number(rps(other, head)),
+            ratio(rps(result, head), rps(other, head)), number(cpu(result, head), 1),
+            number(cpu(other, head), 1), ratio(cpu(result, head), cpu(other, head)),
+            number(latency(result, "p99"), 2), number(latency(other, "p99"), 2)]) + " |")
+    return "\n".join(lines)
+
+
 def short(value):
     if value >= 1000:
         return f"{value / 1000:.1f}k"
@@ -190,14 +229,15 @@ def short(value):
 
 def grouped_bars(axis, table, names, value, log=True):
     """One group of bars per workload, one bar per server; a server that did not run says why."""
-    width = 0.8 / len(SERVERS)
+    present = [s for s in SERVERS if any(s in table[name] for name in names)]
+    width = 0.8 / max(1, len(present))
     plotted = []
-    for slot, server in enumerate(SERVERS):
+    for slot, server in enumerate(present):
         xs, ys = [], []
         for position, name in enumerate(names):
             result = table[name].get(server)
             v = value(result) if ok(result) else None
-            x = position + (slot - 1) * width
+            x = position + (slot - (len(present) - 1) / 2) * width
             if v:
                 xs.append(x)
                 ys.append(v)
@@ -280,6 +320,7 @@ compare within a run."""
 
 
 def write(out, document):
+    name_servers(document)
     out = Path(out)
     files = {}
     try:
@@ -320,7 +361,12 @@ def write(out, document):
               memory_table(document), "", "## Every inlet figure as a ratio: vs nginx / vs FastAPI", "",
               "Each cell is inlet's figure divided by nginx's, then by FastAPI's, for the same work in this "
               "run (nginx: same payload and encoding; FastAPI: also the same authenticator and ack).", "",
-              ratio_table(document), "", "## Request sets", "",
+              ratio_table(document), ""]
+    if document.get("compare"):
+        lines += [f"## inlet against inlet@{document['compare']} (`--compare`)", "",
+                  "Each pair ran back to back in this run on the same settings; ratio is inlet's "
+                  "figure divided by the compared revision's.", "", compare_table(document), ""]
+    lines += ["## Request sets", "",
               "| payload encoding signed | requests | mean decoded bytes | mean bytes on the wire |",
               "|---|---:|---:|---:|"]
     for key, stats in document.get("request_sets", {}).items():
@@ -334,6 +380,7 @@ def write(out, document):
 
 
 def summary_table(document):
+    name_servers(document)
     results = document["results"]
     head = headline_conns(document)
     table = by_workload(results)
@@ -365,6 +412,12 @@ def summary_table(document):
             shown(inlet, lambda r: number(latency(r, "p99"), 2)),
             shown(entry.get("fastapi"), lambda r: number(latency(r, "p99"), 2)),
         ))
+    if document.get("compare"):
+        rows[0] = rows[0] + (f"÷inlet@{document['compare']}",)
+        for index in range(1, len(rows)):
+            inlet = table[rows[index][0]].get("inlet")
+            other = same_work(results, inlet, "baseline") if ok(inlet) else None
+            rows[index] = rows[index] + (ratio(rps(inlet, head), rps(other, head)) if other else "",)
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
     text = [f"\nsummary ({head} connections; ÷ = inlet divided by the baseline)"]
     for index, row in enumerate(rows):
