@@ -86,12 +86,14 @@ class KafkaConsumer final : public Consumer {
   }
 
   void commit(std::uint64_t position) override {
-    // The highest offset per partition among the messages up to `position`.
+    // The highest offset per partition among the messages up to `position`. They leave the list
+    // only once the commit succeeded, so that a retried commit() sends them again.
     std::map<std::int32_t, std::int64_t> next;
-    while (!handed_out_.empty() && handed_out_.front().position <= position) {
-      const Handed& h = handed_out_.front();
+    std::size_t covered = 0;
+    for (const Handed& h : handed_out_) {
+      if (h.position > position) break;
       next[h.partition] = h.offset + 1;
-      handed_out_.pop_front();
+      ++covered;
     }
     if (next.empty()) return;
     rd_kafka_topic_partition_list_t* offsets = rd_kafka_topic_partition_list_new(static_cast<int>(next.size()));
@@ -103,7 +105,8 @@ class KafkaConsumer final : public Consumer {
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       throw std::runtime_error("kafka commit on " + topic_ + ": " + rd_kafka_err2str(err));
     }
-    committed_ = position + 1;
+    committed_ = handed_out_[covered - 1].position + 1;
+    handed_out_.erase(handed_out_.begin(), handed_out_.begin() + static_cast<std::ptrdiff_t>(covered));
   }
 
   std::uint64_t committed() const noexcept override { return committed_; }

@@ -84,20 +84,24 @@ class RedisConsumer final : public Consumer {
   }
 
   void commit(std::uint64_t position) override {
+    // The entries leave the list only once XACK succeeded, so that a retried commit() sends them.
     std::vector<std::string> args = {"XACK", stream_, group_};
     std::uint64_t last = committed_;
-    while (!handed_out_.empty() && handed_out_.front().first <= position) {
-      args.push_back(std::move(handed_out_.front().second));
-      last = handed_out_.front().first + 1;
-      handed_out_.pop_front();
+    std::size_t covered = 0;
+    for (const auto& [handed_position, id] : handed_out_) {
+      if (handed_position > position) break;
+      args.push_back(id);
+      last = handed_position + 1;
+      ++covered;
     }
-    if (args.size() == 3) return;
+    if (covered == 0) return;
     if (ctx_ == nullptr && !connect()) throw std::runtime_error("redis commit on " + stream_ + ": " + error_);
     Reply reply = command(args);
     if (!reply || reply->type == REDIS_REPLY_ERROR) {
       throw std::runtime_error("redis XACK on " + stream_ + ": " + (reply ? std::string(reply->str, reply->len) : error_));
     }
     committed_ = last;
+    handed_out_.erase(handed_out_.begin(), handed_out_.begin() + static_cast<std::ptrdiff_t>(covered));
   }
 
   std::uint64_t committed() const noexcept override { return committed_; }

@@ -117,6 +117,29 @@ TEST(RedisConsumer, ReadsEntriesBackResumesOwnPendingAndClaimsAbandonedOnes) {
   EXPECT_EQ(third->poll(none, 10, 300ms), 0u);  // everything is acknowledged
 }
 
+TEST(RedisConsumer, ACommitThatFailedWhileRedisWasDownIsSentAgain) {
+  RedisServer server(true);  // appendfsync always: the stream and the group survive the restart
+  StoredMessages stored(5);
+  Recorder recorder(stored.messages.size());
+  auto queue = open_redis_queue(options_for(server));
+  store_all(*queue, stored, recorder);
+  ASSERT_TRUE(recorder.wait_for(stored.messages.size(), 10s));
+  queue->close();
+  auto consumer = open_redis_consumer(options_for(server), RedisConsumerOptions{"split", "pod-0", 60s});
+  const std::vector<ConsumedMessage> got = poll_until(*consumer, 5);
+  ASSERT_EQ(got.size(), 5u);
+  server.stop();
+  EXPECT_THROW(consumer->commit(got.back().position), std::runtime_error);
+  EXPECT_EQ(consumer->committed(), 0u);
+  server.start();
+  consumer->commit(got.back().position);
+  EXPECT_EQ(consumer->committed(), 5u);
+  // Nothing is left pending: another consumer claiming everything idle finds nothing.
+  auto other = open_redis_consumer(options_for(server), RedisConsumerOptions{"split", "pod-1", 1ms});
+  std::vector<ConsumedMessage> none;
+  EXPECT_EQ(other->poll(none, 10, 300ms), 0u);
+}
+
 TEST(RedisQueue, TrimsTheStreamApproximatelyToMaxlen) {
   RedisServer server(false);
   StoredMessages stored(2000);
