@@ -194,7 +194,7 @@ namespace {
 class LogConsumer final : public Consumer {
  public:
   LogConsumer(const std::filesystem::path& dir, std::string_view name)
-      : dir_(dir), position_(dir, name), reader_(dir, position_.next_offset()) {
+      : position_(dir, name), reader_(dir, position_.next_offset()) {
     inotify_.reset(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
     if (!inotify_.valid() ||
         ::inotify_add_watch(inotify_.get(), dir.c_str(), IN_MODIFY | IN_CREATE | IN_MOVED_TO) < 0) {
@@ -248,7 +248,6 @@ class LogConsumer final : public Consumer {
     }
   }
 
-  std::filesystem::path dir_;
   LogConsumerPosition position_;
   LogReader reader_;
   codecs::UniqueFd inotify_;
@@ -275,12 +274,11 @@ LogExtent log_extent(const std::filesystem::path& dir) {
   return extent;
 }
 
-std::vector<LogConsumerInfo> list_log_consumers(const std::filesystem::path& dir) {
+std::vector<LogConsumerInfo> list_log_consumers(const std::filesystem::path& dir, const LogExtent& extent) {
   std::vector<LogConsumerInfo> consumers;
   const std::filesystem::path folder = dir / "consumers";
   std::error_code ec;
   if (!std::filesystem::is_directory(folder, ec)) return consumers;
-  const LogExtent extent = log_extent(dir);
   for (const auto& entry : std::filesystem::directory_iterator(folder)) {
     const std::string file = entry.path().filename().string();
     static constexpr std::string_view kSuffix = ".position";

@@ -63,7 +63,8 @@ struct LogExtent {
 };
 // Scans the segments for the first and end offsets. Throws std::runtime_error.
 LogExtent log_extent(const std::filesystem::path& dir);
-std::vector<LogConsumerInfo> list_log_consumers(const std::filesystem::path& dir);
+// Each consumer of the log in `dir`, its lag counted against `extent` (log_extent's, scanned once).
+std::vector<LogConsumerInfo> list_log_consumers(const std::filesystem::path& dir, const LogExtent& extent);
 // "2026-12-01T10:00:00Z", "…T10:00:00.25+02:00": microseconds since the epoch; nullopt otherwise.
 std::optional<std::int64_t> parse_rfc3339_micros(std::string_view text);
 // The first offset whose received_at is at or after `unix_micros` (the end when there is none).

@@ -18,8 +18,8 @@ int run_queue_consumers(const std::filesystem::path& dir, std::FILE* out) {
     return 1;
   }
   try {
-    const std::vector<LogConsumerInfo> consumers = list_log_consumers(dir);
     const LogExtent extent = log_extent(dir);
+    const std::vector<LogConsumerInfo> consumers = list_log_consumers(dir, extent);
     std::string line;
     for (const LogConsumerInfo& consumer : consumers) {
       line = "{\"consumer\":";

@@ -164,7 +164,7 @@ TEST_F(LogConsumerTest, ListsLagAndFindsAnOffsetByTime) {
     while (got.size() < 40) ASSERT_GT(consumer->poll(got, 100, milliseconds(2000)), 0u);
     consumer->commit(9);
   }
-  const std::vector<LogConsumerInfo> consumers = list_log_consumers(dir_);
+  const std::vector<LogConsumerInfo> consumers = list_log_consumers(dir_, log_extent(dir_));
   ASSERT_EQ(consumers.size(), 1u);
   EXPECT_EQ(consumers[0].name, "behind");
   EXPECT_EQ(consumers[0].next_offset, 10u);
