@@ -85,7 +85,6 @@ Interpreter::Interpreter() {
       py::dict globals = runtime_.attr("__dict__");
       globals["__builtins__"] = py::module_::import("builtins");
       py::module_::import("builtins").attr("exec")(code, globals);
-      kwnames_ = py::make_tuple("context", "request");
       start_async_ = runtime_.attr("start_async");
     } catch (const std::exception& e) {
       start_error_ = std::string("python: cannot start the embedded interpreter: ") + e.what();
@@ -138,13 +137,23 @@ void Interpreter::run(std::function<void()> fn) {
   result.get();
 }
 
-bool Interpreter::answer(Job& job, auth::AuthOutcome&& outcome) noexcept {
+bool Interpreter::answer(Job& job) noexcept {
   {
     std::lock_guard lock(job.mu);
     if (job.answered) return false;
     job.answered = true;
   }
-  job.callback->on_auth_done(std::move(outcome));
+  job.send();
+  return true;
+}
+
+bool Interpreter::answer_timeout(Job& job) noexcept {
+  {
+    std::lock_guard lock(job.mu);
+    if (job.answered) return false;
+    job.answered = true;
+  }
+  job.send_timeout();
   return true;
 }
 
@@ -181,7 +190,7 @@ void Interpreter::drain() {
       continue;
     }
     if (!deferred_.empty() && Clock::now() - deferred_since_ > kMaxAnswerDelay) flush_answers();
-    run_auth(job);
+    run_call(job);
     if (n == kDrainBatch - 1) {
       // Let the loop run async tasks between batches; come back for the rest.
       wake_pending_.store(true, std::memory_order_seq_cst);
@@ -191,14 +200,14 @@ void Interpreter::drain() {
   flush_answers();
 }
 
-void Interpreter::defer_answer(Job* job, auth::AuthOutcome&& outcome) {
+void Interpreter::defer_answer(Job* job) {
   if (deferred_.empty()) deferred_since_ = Clock::now();
-  deferred_.emplace_back(job, std::move(outcome));
+  deferred_.push_back(job);
 }
 
 void Interpreter::flush_answers() noexcept {
-  for (auto& [job, outcome] : deferred_) {
-    answer(*job, std::move(outcome));
+  for (Job* job : deferred_) {
+    answer(*job);
     free_job(job);
   }
   deferred_.clear();
@@ -206,10 +215,8 @@ void Interpreter::flush_answers() noexcept {
 
 namespace {
 
-std::string describe_exception(py::handle exc);
-
-// The call raised after its answer (503) went out: the exception is our interrupt, or what the
-// function did with it. Where it was is worth a warning; an error with a 500 it is not.
+// The call raised after its answer (a timeout) went out: the exception is our interrupt, or what
+// the function did with it. Where it was is worth a warning; an error it is not.
 bool timed_out(Job& job) {
   std::lock_guard lock(job.mu);
   return job.answered;
@@ -217,12 +224,12 @@ bool timed_out(Job& job) {
 
 void log_interrupted(const Program& program, py::handle exc) {
   program.log(kLogWarning,
-              "authenticator timed out; it was interrupted here:\n" + describe_exception(exc));
+              program.kind + " timed out; it was interrupted here:\n" + describe_exception(exc));
 }
 
 }  // namespace
 
-void Interpreter::run_auth(Job* job) {
+void Interpreter::run_call(Job* job) {
   Program& program = *job->program;
   {
     std::lock_guard lock(job->mu);
@@ -232,52 +239,47 @@ void Interpreter::run_auth(Job* job) {
     }
   }
   if (Clock::now() >= job->deadline) {
-    answer(*job, timeout_outcome());
+    answer_timeout(*job);
     free_job(job);
     return;
   }
-  RequestObject* request = nullptr;
-  py::object request_object = RequestObject::make(job, request);
-  PyObject* args[2] = {program.context.ptr(), request_object.ptr()};
-
   if (!program.is_async) watch_begin(job);
-  PyObject* raw = PyObject_Vectorcall(program.fn.ptr(), args, 0, kwnames_.ptr());
+  PyObject* raw = job->call(program.fn.ptr(), program.context.ptr());
   if (!program.is_async) watch_end();
   if (raw != nullptr && (program.is_async || PyCoro_CheckExact(raw))) {
     py::object coro = py::reinterpret_steal<py::object>(watch_coroutine(raw, job));
     Py_DECREF(raw);
     if (!coro) {
-      py::object exc = fetch_exception();
-      answer(*job, outcome_from_exception(program, exc));
-      request->detach();
+      job->take_exception(fetch_exception());
+      answer(*job);
+      job->end_call();
       free_job(job);
       return;
     }
     const auto left = std::chrono::duration<double>(job->deadline - Clock::now()).count();
-    PyObject* ok = PyObject_CallFunction(start_async_.ptr(), "OOd", coro.ptr(),
-                                         request_object.ptr(), left > 0 ? left : 0.0);
+    py::object handle = make_call_handle(job);
+    PyObject* ok = PyObject_CallFunction(start_async_.ptr(), "OOd", coro.ptr(), handle.ptr(),
+                                         left > 0 ? left : 0.0);
     if (ok != nullptr) {
       Py_DECREF(ok);
       return;  // finish_task() answers and frees the job
     }
     raw = nullptr;  // start_async failed: report its error below
   }
-  auth::AuthOutcome outcome;
   if (raw == nullptr) {
     py::object exc = fetch_exception();
     if (timed_out(*job)) {
       log_interrupted(program, exc);
-      request->detach();
+      job->end_call();
       free_job(job);
       return;
     }
-    outcome = outcome_from_exception(program, exc);
+    job->take_exception(exc);
   } else {
-    py::object result = py::reinterpret_steal<py::object>(raw);
-    outcome = outcome_from_result(program, result);
+    job->take_result(py::reinterpret_steal<py::object>(raw));
   }
-  request->detach();
-  defer_answer(job, std::move(outcome));
+  job->end_call();
+  defer_answer(job);
 }
 
 void Interpreter::watch_begin(Job* job) noexcept {
@@ -305,36 +307,27 @@ void Interpreter::watch_end() noexcept {
   }
 }
 
-void RequestObject::finish_task(py::handle task) {
-  Job* job = job_;
-  if (job == nullptr) return;
+void Interpreter::finish_task(Job* job, py::handle task) {
   const Program& program = *job->program;
-  auth::AuthOutcome outcome;
   if (task.attr("cancelled")().cast<bool>()) {
-    outcome = timeout_outcome();
+    answer_timeout(*job);
   } else {
     py::object exc = task.attr("exception")();
     if (!exc.is_none() && timed_out(*job)) {
       log_interrupted(program, exc);
-      detach();
-      Interpreter::free_job(job);
+      job->end_call();
+      free_job(job);
       return;
     }
-    outcome = exc.is_none() ? outcome_from_result(program, task.attr("result")())
-                            : outcome_from_exception(program, exc);
+    if (exc.is_none()) {
+      job->take_result(task.attr("result")());
+    } else {
+      job->take_exception(exc);
+    }
+    answer(*job);
   }
-  Interpreter::answer(*job, std::move(outcome));
-  detach();
-  Interpreter::free_job(job);
-}
-
-void RequestObject::answer_timeout() {
-  if (job_ == nullptr) return;
-  if (Interpreter::answer(*job_, timeout_outcome())) {
-    job_->program->log(kLogWarning, "authenticator timed out after " +
-                                        std::to_string(job_->program->timeout.count()) +
-                                        " ms; the task is cancelled");
-  }
+  job->end_call();
+  free_job(job);
 }
 
 namespace {
@@ -343,7 +336,7 @@ namespace {
 // a loop): every new line or call raises again, so even its handlers fail and the call unwinds.
 int raise_timeout(PyObject*, PyFrameObject*, int what, PyObject*) {
   if (what != PyTrace_LINE && what != PyTrace_CALL) return 0;
-  PyErr_SetString(PyExc_TimeoutError, "authenticator timed out");
+  PyErr_SetString(PyExc_TimeoutError, "the function timed out");
   return -1;
 }
 
@@ -392,8 +385,8 @@ void Interpreter::watchdog_main() {
       if (!running_timed_out_) {
         running_timed_out_ = true;
         last_interrupt = {};
-        if (answer(*job, timeout_outcome())) {
-          job->program->log(kLogWarning, "authenticator timed out after " +
+        if (answer_timeout(*job)) {
+          job->program->log(kLogWarning, job->program->kind + " timed out after " +
                                              std::to_string(job->program->timeout.count()) +
                                              " ms; interrupting it");
         }
@@ -425,7 +418,7 @@ void Interpreter::expire_queued(Clock::time_point now) {
   for (std::size_t i = backlog_next_; i < backlog_.size(); ++i) {
     Job* job = backlog_[i];
     if (job->task || job->deadline > now) continue;
-    answer(*job, timeout_outcome());
+    answer_timeout(*job);
   }
 }
 
@@ -455,6 +448,8 @@ auth::AuthOutcome internal_error(const Program& program, const std::string& what
   return outcome;
 }
 
+}  // namespace
+
 std::string describe_exception(py::handle exc) {
   try {
     return Interpreter::instance().runtime().attr("format_exception")(exc).cast<std::string>();
@@ -464,7 +459,6 @@ std::string describe_exception(py::handle exc) {
   }
 }
 
-// getattr that treats any exception (a property raising NotImplementedError) as "absent".
 py::object optional_attr(py::handle object, const char* name) {
   PyObject* value = PyObject_GetAttrString(object.ptr(), name);
   if (value == nullptr) {
@@ -473,6 +467,8 @@ py::object optional_attr(py::handle object, const char* name) {
   }
   return py::reinterpret_steal<py::object>(value);
 }
+
+namespace {
 
 // BaseUser.identity raises NotImplementedError; raising and clearing it costs microseconds per
 // request, so Starlette's own property is recognised and skipped.

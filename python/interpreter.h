@@ -30,12 +30,14 @@ namespace inlet::python {
 namespace py = pybind11;
 using Clock = std::chrono::steady_clock;
 
-// A loaded authenticator. Its Python objects are created and released on the Python thread.
+// A loaded function: an authenticator, a processor or a bitmapper. Its Python objects are created
+// and released on the Python thread.
 struct Program {
   py::object fn;
   py::object context;
   bool is_async = false;
   bool none_means_reject = false;
+  std::string kind = "authenticator";  // names the function in timeouts and errors
   std::chrono::milliseconds timeout{2000};
   std::function<void(int level, const std::string& message)> log_sink;
   // Jobs submitted and not yet freed; bounds the queue and tells the owner when it may go.
@@ -46,17 +48,32 @@ struct Program {
   }
 };
 
-// One authenticate() call, or a task to run on the Python thread (`task` set).
+// One call of a Program, or a task to run on the Python thread (`task` set). The interpreter owns
+// the thread, the deadline and the interrupts; a kind of call (authenticate, process, route) owns
+// its arguments and what its result means, through the virtual members.
 struct Job {
+  virtual ~Job() = default;
+
   Job* next = nullptr;  // the hand-off list's link
-  const auth::AuthRequest* request = nullptr;
-  auth::AuthCallback* callback = nullptr;
   Program* program = nullptr;
   Clock::time_point deadline;
   std::function<void()> task;
-  // Guards `answered` so the watchdog cannot answer (and free the request) while Python reads it.
+  // Guards `answered` so the watchdog cannot answer (and free the input) while Python reads it.
   std::mutex mu;
   bool answered = false;
+
+  // Python thread, GIL held, under the watchdog for a sync function: calls `fn` with `context` and
+  // this call's keyword arguments. A new reference, or nullptr with the Python error set. A sync
+  // result that runs user code as it is consumed (a generator) is consumed here.
+  virtual PyObject* call(PyObject* fn, PyObject* context) { return nullptr; }
+  // Python thread, GIL held: what the call returned or raised becomes the answer send() gives.
+  virtual void take_result(py::handle result) noexcept {}
+  virtual void take_exception(py::handle exc) noexcept {}
+  // Python thread: the call will not read its input again (a request view is detached).
+  virtual void end_call() noexcept {}
+  // Any thread, no GIL; exactly one of them, once, through Interpreter::answer/answer_timeout.
+  virtual void send() noexcept {}
+  virtual void send_timeout() noexcept {}
 };
 
 class Interpreter {
@@ -73,7 +90,11 @@ class Interpreter {
   // Python thread only (the embedded module calls these).
   void drain();
   py::module_& runtime() { return runtime_; }
-  static bool answer(Job& job, auth::AuthOutcome&& outcome) noexcept;
+  // Sends the job's answer (or its timeout) unless one was sent already; true if this one was.
+  static bool answer(Job& job) noexcept;
+  static bool answer_timeout(Job& job) noexcept;
+  // An async call's task ended: its result or exception is the answer; frees the job.
+  static void finish_task(Job* job, py::handle task);
   static void free_job(Job* job) noexcept;
   // Brackets Python code run for `job` (a sync call, or one step of an async one) so the watchdog
   // can answer and interrupt it at the job's deadline. Not nested.
@@ -86,8 +107,8 @@ class Interpreter {
   void watchdog_main();
   Job* pop_locked();
   void take_queued_locked();  // consumer_mu_ held
-  void run_auth(Job* job);
-  void defer_answer(Job* job, auth::AuthOutcome&& outcome);
+  void run_call(Job* job);
+  void defer_answer(Job* job);
   void flush_answers() noexcept;
   void expire_queued(Clock::time_point now);
   void interrupter_main();
@@ -122,11 +143,10 @@ class Interpreter {
   // Answers of sync calls, sent together when a batch ends: each callback may wake an I/O
   // thread, and waking it once per batch instead of once per request halves the context switches
   // on a shared core. Python thread only.
-  std::vector<std::pair<Job*, auth::AuthOutcome>> deferred_;
+  std::vector<Job*> deferred_;
   Clock::time_point deferred_since_;
 
   py::module_ runtime_;
-  py::object kwnames_;
   py::object start_async_;
   std::string start_error_;
   std::thread thread_;
@@ -141,6 +161,12 @@ auth::AuthOutcome outcome_from_exception(const Program& program, py::handle exc)
 // an async function that spins between awaits is interrupted like a sync one. Returns a new
 // reference, or nullptr with a Python error set.
 PyObject* watch_coroutine(PyObject* coro, Job* job) noexcept;
+// The object an async call's task carries back to finish_task (inlet._native.Call).
+py::object make_call_handle(Job* job);
+// The exception with its traceback, as Python prints it.
+std::string describe_exception(py::handle exc);
+// getattr that treats any exception (a property raising NotImplementedError) as "absent".
+py::object optional_attr(py::handle object, const char* name);
 // Takes the current Python error (PyErr_Occurred) as an exception object with its traceback.
 py::object fetch_exception() noexcept;
 auth::AuthOutcome timeout_outcome();

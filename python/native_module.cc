@@ -3,6 +3,7 @@
 #include <pybind11/embed.h>
 
 #include <string_view>
+#include <utility>
 
 #include "codecs/content_type.h"
 #include "python/request_object.h"
@@ -137,7 +138,7 @@ PyObject* watched_step(WatchedCoroutine* self, PyObject* method, PyObject* const
   if (result == nullptr && (PyErr_ExceptionMatches(PyExc_SystemExit) ||
                             PyErr_ExceptionMatches(PyExc_KeyboardInterrupt))) {
     _PyErr_FormatFromCause(
-        PyExc_RuntimeError, "the authenticator raised %s",
+        PyExc_RuntimeError, "the function raised %s",
         PyErr_ExceptionMatches(PyExc_SystemExit) ? "SystemExit" : "KeyboardInterrupt");
   }
   return result;
@@ -201,9 +202,22 @@ PyObject* watch_coroutine(PyObject* coro, Job* job) noexcept {
   return reinterpret_cast<PyObject*>(self);
 }
 
-py::object RequestObject::make(Job* job, RequestObject*& out) {
+py::object RequestObject::make(AuthJob* job, RequestObject*& out) {
   out = new RequestObject(job);
   return py::cast(out, py::return_value_policy::take_ownership);
+}
+
+namespace {
+
+// What an async call's task holds of its job, for the two hooks below.
+struct CallHandle {
+  Job* job;
+};
+
+}  // namespace
+
+py::object make_call_handle(Job* job) {
+  return py::cast(CallHandle{job});
 }
 
 PYBIND11_EMBEDDED_MODULE(_inlet_native, m) {
@@ -273,8 +287,19 @@ PYBIND11_EMBEDDED_MODULE(_inlet_native, m) {
                py::reinterpret_borrow<py::object>(reinterpret_cast<PyObject*>(watched_type)));
 
   m.def("_drain", [] { Interpreter::instance().drain(); });
-  m.def("_answer_timeout", [](RequestObject& r) { r.answer_timeout(); });
-  m.def("_finish_task", [](RequestObject& r, py::handle task) { r.finish_task(task); });
+  py::class_<CallHandle>(m, "Call");
+  // The async call ran past its deadline: answer with the timeout now (the task is being cancelled).
+  m.def("_answer_timeout", [](CallHandle& call) {
+    if (call.job == nullptr || !Interpreter::answer_timeout(*call.job)) return;
+    const Program& program = *call.job->program;
+    program.log(30, program.kind + " timed out after " + std::to_string(program.timeout.count()) +
+                        " ms; the task is cancelled");
+  });
+  // The async call ended: answer from the task's result or exception, then free the job.
+  m.def("_finish_task", [](CallHandle& call, py::handle task) {
+    Job* job = std::exchange(call.job, nullptr);
+    if (job != nullptr) Interpreter::finish_task(job, task);
+  });
 }
 
 }  // namespace inlet::python

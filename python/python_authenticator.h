@@ -10,29 +10,13 @@
 #include <vector>
 
 #include "auth/authenticator.h"
+#include "python/python_function.h"
 
 namespace inlet::python {
 
-struct PythonAuthOptions {
-  // Exactly one source: inline text, a .py file, or a library folder + function name.
-  std::string inline_source;
-  std::string file;
-  std::string library;
-  std::string function = "authenticator";
-  // Where inline source came from, for errors and tracebacks: "FILE:LINE" counts lines from
-  // `inline_line` (the line before the source's first line), so a config file can report its own.
-  std::string inline_name = "<inline>";
-  int inline_line = 0;
-  std::string config_json = "{}";         // becomes context.config
-  std::vector<std::string> requirements;  // pip specifiers, checked at start
-  // Where `inlet requirements install` puts them; on sys.path before the check. Empty: none.
-  std::string site_packages;
-  std::uint32_t timeout_ms = 2000;
+struct PythonAuthOptions : PythonFunctionOptions {
+  PythonAuthOptions() { function = "authenticator"; }
   bool none_means_reject = false;
-  std::string node;
-  std::string tenant;
-  // Receives context.logger records: level is logging's (10 debug .. 50 critical).
-  std::function<void(int level, const std::string& message)> log_sink;
 };
 
 // Jobs waiting for or running on the Python thread beyond which authenticate() answers kTimeout at

@@ -7,17 +7,30 @@
 
 namespace inlet::python {
 
+// One authenticate() call: the request it reads and the callback its outcome goes to.
+struct AuthJob final : Job {
+  const auth::AuthRequest* request = nullptr;
+  auth::AuthCallback* callback = nullptr;
+  auth::AuthOutcome outcome;
+  // The Python Request of the running call, held until end_call() detaches it.
+  py::object view_object;
+  class RequestObject* view = nullptr;
+
+  PyObject* call(PyObject* fn, PyObject* context) override;
+  void take_result(py::handle result) noexcept override;
+  void take_exception(py::handle exc) noexcept override;
+  void end_call() noexcept override;
+  void send() noexcept override { callback->on_auth_done(std::move(outcome)); }
+  void send_timeout() noexcept override { callback->on_auth_done(timeout_outcome()); }
+};
+
 class RequestObject {
  public:
-  explicit RequestObject(Job* job) : job_(job) {}
+  explicit RequestObject(AuthJob* job) : job_(job) {}
   // A new Python Request for `job`; `out` receives the C++ object the Python one owns.
-  static py::object make(Job* job, RequestObject*& out);
+  static py::object make(AuthJob* job, RequestObject*& out);
 
   void detach() noexcept { job_ = nullptr; }
-  // The async call ended: answer from the task's result or exception, then free the job.
-  void finish_task(py::handle task);
-  // The async call ran past its deadline: answer kTimeout now (the task is being cancelled).
-  void answer_timeout();
 
   // Calls f(const AuthRequest&) while the request is still valid, else raises RuntimeError.
   template <class F>
@@ -33,7 +46,7 @@ class RequestObject {
   py::object body_;
 
  private:
-  Job* job_;
+  AuthJob* job_;
 };
 
 }  // namespace inlet::python

@@ -35,9 +35,9 @@ def _describe(node):
     return f"a {type(node).__name__} statement"
 
 
-def validate(source, filename, names):
+def validate(source, filename, names, keywords=("context", "request")):
     """Returns None when `source` holds exactly one top-level def named one of `names` (plus an
-    optional docstring), else (line, reason)."""
+    optional docstring) that accepts `keywords`, else (line, reason)."""
     function = names[0]
     try:
         tree = ast.parse(source, filename)
@@ -68,25 +68,25 @@ def validate(source, filename, names):
         )
     if found is None:
         return (1, f"no function {function!r} defined")
-    problem = _signature_problem(found.args)
+    problem = _signature_problem(found.args, keywords)
     if problem:
         return (found.lineno, problem)
     return None
 
 
-def _signature_problem(args):
+def _signature_problem(args, required):
     """What load() would refuse in the def's signature, read from the source, so that `inlet
     check` refuses what `inlet serve` does without running anything."""
     if args.kwarg is not None:
         return None
     keywords = {a.arg for a in args.kwonlyargs} | {a.arg for a in args.args}
-    for name in ("context", "request"):
+    for name in required:
         if name not in keywords:
             return f"the function must accept the keyword argument {name!r}"
     return None
 
 
-def _accepts_keywords(fn):
+def _accepts_keywords(fn, required):
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):
@@ -94,14 +94,14 @@ def _accepts_keywords(fn):
     params = sig.parameters
     if any(p.kind is p.VAR_KEYWORD for p in params.values()):
         return None
-    for name in ("context", "request"):
+    for name in required:
         p = params.get(name)
         if p is None or p.kind not in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD):
             return f"the function must accept the keyword argument {name!r}"
     return None
 
 
-def load(source, filename, names, line_offset):
+def load(source, filename, names, line_offset, keywords=("context", "request")):
     """Compiles the (validated) source and returns (fn, is_async) or raises ValueError(line, reason)."""
     tree = ast.parse(source, filename)
     if line_offset:
@@ -110,7 +110,7 @@ def load(source, filename, names, line_offset):
     namespace = {"__name__": "inlet_authenticator", "__file__": filename, "__builtins__": builtins}
     exec(code, namespace)
     fn = next(namespace[name] for name in names if name in namespace)
-    problem = _accepts_keywords(fn)
+    problem = _accepts_keywords(fn, keywords)
     if problem:
         raise ValueError(fn.__code__.co_firstlineno, problem)
     _import_ahead(tree)
@@ -395,18 +395,19 @@ collections.abc.Coroutine.register(_native.WatchedCoroutine)
 loop = None
 
 
-def _on_timeout(task, request):
-    _native._answer_timeout(request)
+def _on_timeout(task, call):
+    _native._answer_timeout(call)
     task.cancel()
 
 
-def start_async(coro, request, timeout):
+def start_async(coro, call, timeout):
+    """Runs an async function's coroutine; `call` (inlet._native.Call) takes its answer."""
     task = loop.create_task(coro)
-    handle = loop.call_later(timeout, _on_timeout, task, request)
+    handle = loop.call_later(timeout, _on_timeout, task, call)
 
     def done(t):
         handle.cancel()
-        _native._finish_task(request, t)
+        _native._finish_task(call, t)
 
     task.add_done_callback(done)
 
