@@ -4,6 +4,8 @@
 // A new attribute is one member and one row here.
 #pragma once
 
+#include <cstdint>
+#include <random>
 #include <span>
 #include <string>
 #include <string_view>
@@ -23,6 +25,11 @@ struct Message {
   std::string_view user;
   std::string_view identity;
   std::span<const std::string> scopes;
+  // A consumer node's output: the tracking ids of the message it came from, oldest first.
+  std::span<const std::string> prev_tracking_ids;
+  // A dead letter: why the node gave up on the message, and after how many attempts.
+  std::string_view error;
+  std::string_view attempts;
   // The partition key, for the one edge being stored to whose queue orders by key (QueueSpec::key):
   // the value at its path; empty when the path is missing, or the edge has none. Not an attribute.
   std::string_view key;
@@ -44,8 +51,30 @@ inline constexpr TextAttribute kTextAttributes[] = {
     {"content_type", &Message::content_type, false},
     {"user", &Message::user, true},
     {"identity", &Message::identity, true},
+    {"error", &Message::error, true},
+    {"attempts", &Message::attempts, true},
 };
-inline constexpr std::string_view kScopes = "scopes";  // a list of strings; left out when empty
+
+struct ListAttribute {
+  std::string_view name;
+  std::span<const std::string> Message::*field;
+};
+// The lists of strings, after the text attributes; each left out by writers when empty.
+inline constexpr std::string_view kScopes = "scopes";
+inline constexpr ListAttribute kListAttributes[] = {
+    {kScopes, &Message::scopes},
+    {"prev_tracking_ids", &Message::prev_tracking_ids},
+};
+
+// 32 lowercase hex chars of a random (version 4) UUID: a message's tracking_id.
+void make_tracking_id(std::mt19937_64& random, char out[32]) noexcept;
+// The RFC 3339 text of the current second, refreshed when the second changes. One per thread.
+struct ReceivedAtClock {
+  std::int64_t cached_second = -1;
+  char second_text[64] = {};  // 19 used; room for any int the format could print
+};
+// RFC 3339 UTC with microseconds, 27 chars: 2026-11-22T13:40:02.123456Z (received_at).
+void format_received_at(ReceivedAtClock& clock, char out[27]) noexcept;
 
 // Calls emit(name, value) for each text attribute the message carries, in schema order.
 template <typename Emit>
@@ -57,7 +86,16 @@ void for_each_text_attribute(const Message& message, Emit&& emit) {
   }
 }
 
-// ["read","write"], JSON-escaped: how scopes travel where a writer has only text (Kafka headers,
+// Calls emit(name, list) for each non-empty list attribute, in schema order.
+template <typename Emit>
+void for_each_list_attribute(const Message& message, Emit&& emit) {
+  for (const ListAttribute& attribute : kListAttributes) {
+    const std::span<const std::string> list = message.*attribute.field;
+    if (!list.empty()) emit(attribute.name, list);
+  }
+}
+
+// ["read","write"], JSON-escaped: how a list travels where a writer has only text (Kafka headers,
 // Redis fields).
 void append_scopes_json(std::string& out, std::span<const std::string> scopes);
 
@@ -71,7 +109,8 @@ struct AttributeField {
   std::string_view value;
 };
 // The same object from what a queue carried, for its consumer: the schema's attributes found in
-// `fields`, in schema order, and kScopes when it is a JSON list (as append_scopes_json wrote it).
+// `fields`, in schema order, and each list attribute that is a JSON list of strings (as
+// append_scopes_json wrote it).
 // Fields outside the schema are ignored.
 void append_attributes_json(std::string& out, std::span<const AttributeField> fields);
 

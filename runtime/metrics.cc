@@ -30,17 +30,9 @@ std::uint64_t sum(const std::vector<const WorkerMetrics*>& workers, Get get) {
   return total;
 }
 
-// One histogram series: cumulative buckets, sum and count, summed over the workers.
-template <class Get>
-void append_histogram(std::string& out, std::string_view name, std::string_view labels,
-                      const std::vector<const WorkerMetrics*>& workers, Get get) {
-  std::array<std::uint64_t, LatencyHistogram::kBuckets> buckets{};
-  std::uint64_t sum_micros = 0;
-  for (const WorkerMetrics* w : workers) {
-    const LatencyHistogram& h = get(*w);
-    for (std::size_t i = 0; i < buckets.size(); ++i) buckets[i] += h.bucket(i);
-    sum_micros += h.sum_micros();
-  }
+void append_buckets(std::string& out, std::string_view name, std::string_view labels,
+                    const std::array<std::uint64_t, LatencyHistogram::kBuckets>& buckets,
+                    std::uint64_t sum_micros) {
   const std::string prefix = labels.empty() ? std::string() : std::string(labels) + ",";
   std::uint64_t cumulative = 0;
   for (std::size_t i = 0; i < buckets.size(); ++i) {
@@ -58,7 +50,28 @@ void append_histogram(std::string& out, std::string_view name, std::string_view 
   append_sample(out, std::string(name) + "_count", labels, cumulative);
 }
 
+// One histogram series: cumulative buckets, sum and count, summed over the workers.
+template <class Get>
+void append_histogram(std::string& out, std::string_view name, std::string_view labels,
+                      const std::vector<const WorkerMetrics*>& workers, Get get) {
+  std::array<std::uint64_t, LatencyHistogram::kBuckets> buckets{};
+  std::uint64_t sum_micros = 0;
+  for (const WorkerMetrics* w : workers) {
+    const LatencyHistogram& h = get(*w);
+    for (std::size_t i = 0; i < buckets.size(); ++i) buckets[i] += h.bucket(i);
+    sum_micros += h.sum_micros();
+  }
+  append_buckets(out, name, labels, buckets, sum_micros);
+}
+
 }  // namespace
+
+void append_histogram(std::string& out, std::string_view name, std::string_view labels,
+                      const LatencyHistogram& histogram) {
+  std::array<std::uint64_t, LatencyHistogram::kBuckets> buckets{};
+  for (std::size_t i = 0; i < buckets.size(); ++i) buckets[i] = histogram.bucket(i);
+  append_buckets(out, name, labels, buckets, histogram.sum_micros());
+}
 
 void append_metric_header(std::string& out, std::string_view name, std::string_view type,
                           std::string_view help) {

@@ -152,6 +152,9 @@ void append_metric_header(std::string& out, std::string_view name, std::string_v
 void append_sample(std::string& out, std::string_view name, std::string_view labels, double value);
 void append_sample(std::string& out, std::string_view name, std::string_view labels,
                    std::uint64_t value);
+// One histogram's series (one writer's, not summed): buckets, sum and count.
+void append_histogram(std::string& out, std::string_view name, std::string_view labels,
+                      const LatencyHistogram& histogram);
 // Escapes a label value (backslash, quote, newline).
 std::string escape_label(std::string_view value);
 

@@ -37,7 +37,9 @@ QueueSpec parse_kafka_queue(ConfigMap& queue) {
   }
   rd_kafka_conf_destroy(conf);
   queue.finish();
-  return QueueSpec{"kafka", [options] { return open_kafka_queue(options); }, {}, key};
+  QueueSpec spec{"kafka", [options] { return open_kafka_queue(options); }, {}, {}, key};
+  spec.open_consumer = [options](const std::string& group) { return open_kafka_consumer(options, group); };
+  return spec;
 }
 
 }  // namespace inlet::runtime

@@ -2,6 +2,7 @@
 #include <limits>
 
 #include "runtime/config/node_config.h"
+#include "runtime/queue/log_consumer.h"
 #include "runtime/queue/log_queue.h"
 
 namespace inlet::runtime {
@@ -29,7 +30,11 @@ QueueSpec parse_log_queue(ConfigMap& queue) {
   options.max_in_flight =
       static_cast<std::uint32_t>(queue.integer("max_in_flight", options.max_in_flight, 1, 1000000));
   queue.finish();
-  return QueueSpec{"log", [options] { return open_log_queue(options); }, {}, nullptr};
+  QueueSpec spec{"log", [options] { return open_log_queue(options); }, {}, {}, nullptr};
+  spec.open_consumer = [dir = options.dir](const std::string& name) {
+    return open_log_consumer(dir, name);
+  };
+  return spec;
 }
 
 }  // namespace inlet::runtime

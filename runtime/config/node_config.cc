@@ -49,15 +49,6 @@ Limits parse_limits(ConfigMap limits) {
   return out;
 }
 
-QueueSpec parse_queue(ConfigMap queue) {
-  const std::string type = queue.choice("type", "log", {"log", "kafka", "redis"});
-  QueueSpec spec = type == "kafka"   ? parse_kafka_queue(queue)
-                   : type == "redis" ? parse_redis_queue(queue)
-                                     : parse_log_queue(queue);
-  spec.fingerprint = YAML::Dump(queue.node());
-  return spec;
-}
-
 double parse_access_log(ConfigMap access) {
   double sample = 0;
   if (access.has("sample")) {
@@ -85,26 +76,54 @@ std::vector<EdgeConfig> parse_edges(ConfigMap& root) {
   if (items.empty()) root.fail("edges", "must list at least one edge");
   if (items.size() > 64) root.fail("edges", "at most 64 edges");
   for (ConfigMap& item : items) {
-    EdgeConfig edge;
-    edge.name = item.required_string("name");
+    EdgeConfig edge = parse_edge(item, false);
     for (const EdgeConfig& other : edges) {
       if (other.name == edge.name) item.fail("name", "duplicate edge name '" + edge.name + "'");
     }
-    if (item.has("filter")) {
-      ConfigMap filter = item.map("filter");
-      edge.filter = compile_filter(filter);
-    } else {
-      item.raw("filter");
-    }
-    if (!item.has("queue")) item.fail("queue", "is required");
-    edge.queue = parse_queue(item.map("queue"));
-    item.finish();
     edges.push_back(std::move(edge));
   }
   return edges;
 }
 
 }  // namespace
+
+QueueSpec parse_queue(ConfigMap queue) {
+  const std::string type = queue.choice("type", "log", {"log", "kafka", "redis"});
+  QueueSpec spec = type == "kafka"   ? parse_kafka_queue(queue)
+                   : type == "redis" ? parse_redis_queue(queue)
+                                     : parse_log_queue(queue);
+  spec.fingerprint = YAML::Dump(queue.node());
+  return spec;
+}
+
+EdgeConfig parse_edge(ConfigMap& item, bool with_route) {
+  EdgeConfig edge;
+  edge.name = item.required_string("name");
+  if (item.has("filter")) {
+    ConfigMap filter = item.map("filter");
+    edge.filter = compile_filter(filter);
+  } else {
+    item.raw("filter");
+  }
+  if (with_route) {
+    if (!item.has("route")) item.fail("route", "is required: the bits of the bitmap this edge takes");
+    edge.route = static_cast<std::uint64_t>(item.integer("route", 0, 1, std::int64_t{1} << 62));
+  }
+  if (!item.has("queue")) item.fail("queue", "is required");
+  edge.queue = parse_queue(item.map("queue"));
+  item.finish();
+  return edge;
+}
+
+std::vector<const EdgeConfig*> written_edges(const NodeConfig& config) {
+  std::vector<const EdgeConfig*> edges;
+  for (const EdgeConfig& edge : config.edges) edges.push_back(&edge);
+  for (const ConsumerNodeConfig& node : config.nodes) {
+    for (const EdgeConfig& edge : node.edges) edges.push_back(&edge);
+    if (node.dead_letter) edges.push_back(&*node.dead_letter);
+  }
+  return edges;
+}
 
 std::shared_ptr<const NodeConfig> load_node_config(const std::filesystem::path& file) {
   auto config = std::make_shared<NodeConfig>();
@@ -131,6 +150,8 @@ std::shared_ptr<const NodeConfig> load_node_config(const std::filesystem::path& 
     config->send_message_type = node.string("send_message_type", config->send_message_type);
     node.finish();
 
+    // A file with `nodes:` and no `listen:` runs consumers only.
+    config->webhook_node = root.has("listen") || !root.has("nodes");
     if (root.has("listen")) {
       parse_listen(root, "listen", config->listen_host, config->listen_port);
     } else {
@@ -193,7 +214,18 @@ std::shared_ptr<const NodeConfig> load_node_config(const std::filesystem::path& 
     }
     config->unrouted_reject = root.choice("unrouted", "accept", {"accept", "reject"}) == "reject";
     config->form_param = root.string("form_param", "");
-    config->edges = parse_edges(root);
+    if (config->webhook_node) {
+      config->edges = parse_edges(root);
+    } else if (root.has("edges")) {
+      root.fail("edges", "are the webhook node's outputs, and this file has no listen: (consumers "
+                         "only); give each node's input as {name, queue}");
+    }
+    if (root.has("nodes")) {
+      config->nodes_fingerprint = YAML::Dump(root.node()["nodes"]);
+      config->nodes = parse_consumer_nodes(root, *config, tenant_config);
+    } else {
+      root.raw("nodes");
+    }
     root.finish();
   } catch (const ConfigError& e) {
     const std::string line = e.line() > 0 ? ":" + std::to_string(e.line()) : "";

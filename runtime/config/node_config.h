@@ -7,12 +7,15 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "auth/authenticator.h"
+#include "python/python_function.h"
 #include "runtime/config/config_reader.h"
 #include "runtime/ip_range.h"
+#include "runtime/queue/consumer.h"
 #include "runtime/queue/queue.h"
 #include "runtime/route/filter.h"
 #include "runtime/tls_context.h"
@@ -37,6 +40,9 @@ struct QueueSpec {
   // The queue's settings as written (YAML), so that a reload can tell whether an edge's queue
   // changed. May hold secrets: never log it.
   std::string fingerprint;
+  // A named consumer of this queue (CONTRACT.md section 5): the log's consumer file, Kafka's group,
+  // Redis' group. Throws std::runtime_error when the queue cannot be reached.
+  std::function<std::unique_ptr<Consumer>(const std::string& consumer)> open_consumer;
   // For a queue that keeps the order of one key's messages (kafka's `key:`): where the key is in
   // the body. The pipeline evaluates it on the parsed body it already has (Message::key).
   std::shared_ptr<const KeyPath> key;
@@ -46,6 +52,25 @@ struct EdgeConfig {
   std::string name;
   std::shared_ptr<const Filter> filter;  // null: every message
   QueueSpec queue;
+  std::uint64_t route = 0;  // a router's output: taken when bitmap & route == route
+};
+
+enum class ConsumerKind : std::uint8_t { kProcessor, kRouter };
+
+// One entry of `nodes:`: a consumer node that reads `input` and writes its outputs.
+struct ConsumerNodeConfig {
+  std::string name;  // also its consumer's name on the input (log file, Kafka and Redis group)
+  ConsumerKind kind = ConsumerKind::kProcessor;
+  std::string input;       // the input edge's name
+  QueueSpec input_queue;   // how to read it
+  std::function<std::unique_ptr<python::PythonFunction>()> make_function;
+  std::string send_message_type = "echo.json";
+  std::uint32_t concurrency = 1;   // messages in flight
+  std::uint32_t max_attempts = 3;  // calls of the function before the dead letter
+  std::chrono::milliseconds retry_backoff{100};      // the first retry's wait, doubled each time
+  std::chrono::milliseconds retry_backoff_max{10000};
+  std::vector<EdgeConfig> edges;        // outputs, with filters (processor) or routes (router)
+  std::optional<EdgeConfig> dead_letter;
 };
 
 struct NodeConfig {
@@ -79,8 +104,17 @@ struct NodeConfig {
   std::function<std::unique_ptr<auth::Authenticator>()> make_authenticator;
   std::function<void()> check_authenticator;  // validation only, for `inlet check`
   std::vector<std::shared_ptr<auth::Authenticator>> verifiers;  // run before the Python one
+  // The webhook node's outputs; empty in a file with `nodes:` and no `listen:` (consumers only).
   std::vector<EdgeConfig> edges;
+  bool webhook_node = true;  // false: no listener, consumers only
+  std::vector<ConsumerNodeConfig> nodes;
+  // `nodes:` as written, so that a reload can tell whether it changed (nodes are built once).
+  std::string nodes_fingerprint;
 };
+
+// Every edge this process writes: the webhook node's, then each consumer node's outputs and dead
+// letter. Every name is distinct across the file.
+std::vector<const EdgeConfig*> written_edges(const NodeConfig& config);
 
 // Reads and validates a config file; throws ConfigError ("file:line: path: reason").
 std::shared_ptr<const NodeConfig> load_node_config(const std::filesystem::path& file);
@@ -111,6 +145,20 @@ struct PythonAuthOwner {
   std::string tenant;
   YAML::Node tenant_config;
 };
+// The keys every Python function's section shares (source, config, requirements, timeout_ms),
+// into `options`; the caller reads its own keys and calls finish().
+void parse_python_function(ConfigMap& section, const std::filesystem::path& config_dir,
+                           const PythonAuthOwner& owner, const std::filesystem::path& config_file,
+                           python::PythonFunctionOptions& options);
+// Where context.logger's records go: log lines named `event`, with `node` when not empty.
+std::function<void(int, const std::string&)> python_log_sink(std::string event, std::string node);
+// `nodes:`; `edges` are the webhook node's (an input may name one of them).
+std::vector<ConsumerNodeConfig> parse_consumer_nodes(ConfigMap& root, const NodeConfig& config,
+                                                     const YAML::Node& tenant_config);
+// `queue:` of an edge: its type's parser, and its fingerprint.
+QueueSpec parse_queue(ConfigMap queue);
+// One edge `{name, filter, queue}` (and `route` when `with_route`).
+EdgeConfig parse_edge(ConfigMap& item, bool with_route);
 // `config_file` names inline source in errors and tracebacks ("node.yaml:12"), when known.
 PythonAuthSection parse_python_authenticator(ConfigMap& section, const std::filesystem::path& config_dir,
                                              const PythonAuthOwner& owner,

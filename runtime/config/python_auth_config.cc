@@ -49,7 +49,8 @@ void append_json(std::string& out, const YAML::Node& node, const std::string& pa
   }
 }
 
-void log_from_python(int level, const std::string& message) {
+void log_from_python(std::string_view event, std::string_view node, int level,
+                     const std::string& message) {
   LogLevel node_level = LogLevel::kDebug;
   const char* name = "DEBUG";
   if (level >= 50) {
@@ -68,7 +69,11 @@ void log_from_python(int level, const std::string& message) {
   Logger& logger = Logger::instance();
   if (!logger.enabled(node_level)) return;
   // "level" is the node logger's own key; Python's level name goes in "python_level".
-  logger.log(node_level, "authenticator_log", {{"python_level", name}, {"message", message}});
+  if (node.empty()) {
+    logger.log(node_level, event, {{"python_level", name}, {"message", message}});
+  } else {
+    logger.log(node_level, event, {{"node", node}, {"python_level", name}, {"message", message}});
+  }
 }
 
 // The line before inline source's first line, so "file:N" errors count lines of the config file:
@@ -88,11 +93,9 @@ int inline_line_before(const YAML::Node& node, const std::filesystem::path& conf
 
 }  // namespace
 
-PythonAuthSection parse_python_authenticator(ConfigMap& section,
-                                             const std::filesystem::path& config_dir,
-                                             const PythonAuthOwner& owner,
-                                             const std::filesystem::path& config_file) {
-  python::PythonAuthOptions options;
+void parse_python_function(ConfigMap& section, const std::filesystem::path& config_dir,
+                           const PythonAuthOwner& owner, const std::filesystem::path& config_file,
+                           python::PythonFunctionOptions& options) {
   const auto resolve = [&](const std::string& path) {
     const std::filesystem::path p(path);
     return (p.is_absolute() ? p : config_dir / p).lexically_normal().string();
@@ -149,13 +152,26 @@ PythonAuthSection parse_python_authenticator(ConfigMap& section,
   options.site_packages = resolve(section.string("site_packages", ".inlet/site-packages"));
   options.timeout_ms =
       static_cast<std::uint32_t>(section.integer("timeout_ms", 2000, 1, kMaxTimeoutMs));
+  options.node = owner.node;
+  options.tenant = owner.tenant;
+}
+
+std::function<void(int, const std::string&)> python_log_sink(std::string event, std::string node) {
+  return [event = std::move(event), node = std::move(node)](int level, const std::string& message) {
+    log_from_python(event, node, level, message);
+  };
+}
+
+PythonAuthSection parse_python_authenticator(ConfigMap& section,
+                                             const std::filesystem::path& config_dir,
+                                             const PythonAuthOwner& owner,
+                                             const std::filesystem::path& config_file) {
+  python::PythonAuthOptions options;
+  parse_python_function(section, config_dir, owner, config_file, options);
   options.none_means_reject =
       section.choice("none_means", "accept", {"accept", "reject"}) == "reject";
   section.finish();
-
-  options.node = owner.node;
-  options.tenant = owner.tenant;
-  options.log_sink = log_from_python;
+  options.log_sink = python_log_sink("authenticator_log", "");
 
   PythonAuthSection parsed;
   parsed.make = [options] { return python::make_python_authenticator(options); };

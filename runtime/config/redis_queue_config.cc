@@ -16,7 +16,13 @@ QueueSpec parse_redis_queue(ConfigMap& queue) {
   options.retry_budget_ms = static_cast<std::uint32_t>(
       queue.integer("retry_budget_ms", options.retry_budget_ms, 0, 3600000));
   queue.finish();
-  return QueueSpec{"redis", [options] { return open_redis_queue(options); }, {}, nullptr};
+  QueueSpec spec{"redis", [options] { return open_redis_queue(options); }, {}, {}, nullptr};
+  spec.open_consumer = [options](const std::string& group) {
+    RedisConsumerOptions consumer;
+    consumer.group = group;
+    return open_redis_consumer(options, consumer);
+  };
+  return spec;
 }
 
 }  // namespace inlet::runtime

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,9 @@ class Consumer {
   virtual void commit(std::uint64_t position) = 0;
   // The next position a restart would resume at (one past the last committed).
   virtual std::uint64_t committed() const noexcept = 0;
+  // Messages after the committed position (inlet_consumer_lag); nullopt when the queue cannot
+  // tell. Same thread as poll(); may read the input, so call it now and then, not per message.
+  virtual std::optional<std::uint64_t> lag() { return std::nullopt; }
   // Wakes a poll() in progress from any thread; later polls return 0 at once.
   virtual void stop() noexcept = 0;
 };

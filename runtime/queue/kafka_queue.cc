@@ -70,10 +70,11 @@ class KafkaQueue final : public Queue {
       callback.on_stored(StoreStatus::kFull);
       return;
     }
-    thread_local std::string scopes;
+    thread_local std::string lists[std::size(kListAttributes)];  // headers are copied by produceva
+    std::size_t lists_used = 0;
     const std::string_view key = message.key.empty() ? message.tracking_id : message.key;
 
-    rd_kafka_vu_t vus[16];
+    rd_kafka_vu_t vus[8 + std::size(kTextAttributes) + std::size(kListAttributes)];
     std::size_t n = 0;
     // The names are kTextAttributes' literals: NUL-terminated, as librdkafka wants them.
     auto header = [&](std::string_view name, std::string_view value) {
@@ -92,11 +93,12 @@ class KafkaQueue final : public Queue {
     vus[n].vtype = RD_KAFKA_VTYPE_OPAQUE;
     vus[n++].u.ptr = &callback;
     for_each_text_attribute(message, header);
-    if (!message.scopes.empty()) {
-      scopes.clear();
-      append_scopes_json(scopes, message.scopes);
-      header(kScopes, scopes);
-    }
+    for_each_list_attribute(message, [&](std::string_view name, std::span<const std::string> list) {
+      std::string& text = lists[lists_used++];
+      text.clear();
+      append_scopes_json(text, list);
+      header(name, text);
+    });
 
     rd_kafka_error_t* error = rd_kafka_produceva(rk_, vus, n);
     if (error == nullptr) return;

@@ -194,7 +194,10 @@ namespace {
 class LogConsumer final : public Consumer {
  public:
   LogConsumer(const std::filesystem::path& dir, std::string_view name)
-      : position_(dir, name), reader_(dir, position_.next_offset()) {
+      : position_(dir, name),
+        reader_(dir, position_.next_offset()),
+        tail_(dir, position_.next_offset()),
+        tail_end_(position_.next_offset()) {
     inotify_.reset(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
     if (!inotify_.valid() ||
         ::inotify_add_watch(inotify_.get(), dir.c_str(), IN_MODIFY | IN_CREATE | IN_MOVED_TO) < 0) {
@@ -235,6 +238,13 @@ class LogConsumer final : public Consumer {
 
   std::uint64_t committed() const noexcept override { return position_.next_offset(); }
 
+  // A second reader follows the log to its end, reading only what was appended since last time.
+  std::optional<std::uint64_t> lag() override {
+    while (std::optional<LogRecord> record = tail_.next()) tail_end_ = record->offset + 1;
+    const std::uint64_t from = position_.next_offset();
+    return tail_end_ > from ? tail_end_ - from : 0;
+  }
+
   void stop() noexcept override {
     stopped_.store(true, std::memory_order_release);
     const std::uint64_t one = 1;
@@ -250,6 +260,8 @@ class LogConsumer final : public Consumer {
 
   LogConsumerPosition position_;
   LogReader reader_;
+  LogReader tail_;
+  std::uint64_t tail_end_;
   codecs::UniqueFd inotify_;
   codecs::UniqueFd stop_;
   std::atomic<bool> stopped_{false};

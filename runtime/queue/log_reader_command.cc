@@ -42,21 +42,24 @@ class LineFormatter {
       return false;
     }
     for (const TextAttribute& attribute : kTextAttributes) append_attribute(line, attributes, attribute.name);
-    line += ",\"";
-    line += kScopes;
-    line += "\":[";
-    simdjson::dom::array scopes;
-    if (attributes[kScopes].get_array().get(scopes) == simdjson::SUCCESS) {
-      bool first = true;
-      for (simdjson::dom::element scope : scopes) {
-        std::string_view text;
-        if (scope.get_string().get(text) != simdjson::SUCCESS) continue;
-        if (!first) line += ',';
-        first = false;
-        append_json_string(line, text);
+    for (const ListAttribute& list_attribute : kListAttributes) {
+      line += ",\"";
+      line += list_attribute.name;
+      line += "\":[";
+      simdjson::dom::array list;
+      if (attributes[list_attribute.name].get_array().get(list) == simdjson::SUCCESS) {
+        bool first = true;
+        for (simdjson::dom::element item : list) {
+          std::string_view text;
+          if (item.get_string().get(text) != simdjson::SUCCESS) continue;
+          if (!first) line += ',';
+          first = false;
+          append_json_string(line, text);
+        }
       }
+      line += ']';
     }
-    line += "],\"body\":";
+    line += ",\"body\":";
     // Validate first: minify alone would pass non-JSON through and break the output line.
     padded_.assign(record.body);
     padded_.append(simdjson::SIMDJSON_PADDING, '\0');

@@ -190,8 +190,9 @@ class RedisQueue final : public Queue {
   }
 
   void append_xadd(const Message& m) {
-    const char* argv[32];
-    std::size_t lens[32];
+    constexpr std::size_t kMaxArgs = 8 + 2 * (std::size(kTextAttributes) + std::size(kListAttributes));
+    const char* argv[kMaxArgs];
+    std::size_t lens[kMaxArgs];
     int argc = 0;
     auto arg = [&](std::string_view text) {
       argv[argc] = text.data();
@@ -211,13 +212,15 @@ class RedisQueue final : public Queue {
     }
     arg("*");
     for_each_text_attribute(m, field);
-    if (!m.scopes.empty()) {
-      scopes_.clear();
-      append_scopes_json(scopes_, m.scopes);
-      field(kScopes, scopes_);
-    }
+    std::size_t lists_used = 0;
+    for_each_list_attribute(m, [&](std::string_view name, std::span<const std::string> list) {
+      std::string& text = lists_[lists_used++];
+      text.clear();
+      append_scopes_json(text, list);
+      field(name, text);
+    });
     field("body", m.body);
-    // Copies the arguments into hiredis' output buffer, so scopes_ may be reused.
+    // Copies the arguments into hiredis' output buffer, so lists_ may be reused.
     redisAppendCommandArgv(ctx_, argc, argv, lens);
   }
 
@@ -273,7 +276,7 @@ class RedisQueue final : public Queue {
   std::int64_t down_since_ns_ = 0;
   std::int64_t last_reply_error_s_ = 0;
   std::string last_error_;
-  std::string scopes_;
+  std::string lists_[std::size(kListAttributes)];
 };
 
 }  // namespace

@@ -35,6 +35,9 @@ std::string AdminRoutes::not_ready_reason() const {
       return "edge '" + edge.name + "' (" + std::string(edge.queue->type()) + ") is not ready";
     }
   }
+  for (const auto& node : view_.nodes) {
+    if (std::string reason = node->not_ready_reason(); !reason.empty()) return reason;
+  }
   return {};
 }
 
@@ -54,6 +57,7 @@ void AdminRoutes::render_metrics(std::string& out) const {
                        "Config reloads (SIGHUP or file change).");
   append_sample(out, "inlet_config_reloads_total", "result=\"ok\"", view_.reloads.ok);
   append_sample(out, "inlet_config_reloads_total", "result=\"failed\"", view_.reloads.failed);
+  append_node_metrics(out, view_.nodes);
   if (view_.pipeline) {
     render_edge_metrics(out);
     render_tls_metrics(out);

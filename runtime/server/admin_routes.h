@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "runtime/metrics.h"
+#include "runtime/node/consumer_node.h"
 #include "runtime/server/admin_listener.h"
 #include "runtime/server/pipeline.h"
 #include "runtime/server/worker.h"
@@ -28,6 +29,7 @@ struct ServerView {
   const std::shared_ptr<const Pipeline>& pipeline;  // the one in force
   const ReloadCounts& reloads;
   const TlsHandshakeCounts& admin_handshakes;  // the webhook listener's are the workers'
+  const std::vector<std::unique_ptr<ConsumerNode>>& nodes;
 };
 
 class AdminRoutes {

@@ -8,7 +8,8 @@
 namespace inlet::runtime {
 
 void EdgeQueues::refuse_changed_settings(const NodeConfig& config) const {
-  for (const EdgeConfig& edge : config.edges) {
+  for (const EdgeConfig* written : written_edges(config)) {
+    const EdgeConfig& edge = *written;
     const auto it = queues_.find(edge.name);
     if (it != queues_.end() && it->second.fingerprint != edge.queue.fingerprint) {
       throw std::runtime_error("edge '" + edge.name +
@@ -28,7 +29,8 @@ void EdgeQueues::refuse_changed_settings(const NodeConfig& config) const {
 std::map<std::string, EdgeQueues::OpenQueue> EdgeQueues::open_new_edges(const NodeConfig& config) {
   std::map<std::string, OpenQueue> opened;
   try {
-    for (const EdgeConfig& edge : config.edges) {
+    for (const EdgeConfig* written : written_edges(config)) {
+      const EdgeConfig& edge = *written;
       if (queues_.count(edge.name) != 0) continue;
       const auto old = std::find_if(retired_.begin(), retired_.end(),
                                     [&](const RetiredQueue& r) { return r.name == edge.name; });
@@ -47,9 +49,10 @@ std::map<std::string, EdgeQueues::OpenQueue> EdgeQueues::open_new_edges(const No
 }
 
 void EdgeQueues::retire_removed_edges(const NodeConfig& config) {
+  const std::vector<const EdgeConfig*> edges = written_edges(config);
   for (auto it = queues_.begin(); it != queues_.end();) {
-    const bool kept = std::any_of(config.edges.begin(), config.edges.end(),
-                                  [&](const EdgeConfig& e) { return e.name == it->first; });
+    const bool kept = std::any_of(edges.begin(), edges.end(),
+                                  [&](const EdgeConfig* e) { return e->name == it->first; });
     if (kept) {
       ++it;
     } else {
@@ -89,6 +92,11 @@ void EdgeQueues::close_retired() {
     log_info("edge_closed", {{"edge", old.name}});
     return true;
   });
+}
+
+Queue* EdgeQueues::queue(const std::string& edge) const {
+  const auto it = queues_.find(edge);
+  return it == queues_.end() ? nullptr : it->second.queue.get();
 }
 
 void EdgeQueues::close_all() {

@@ -1,4 +1,5 @@
-// The queues of the node's edges, by edge name, kept open across reloads, and the Pipeline each
+// The queues of every edge the process writes (the webhook node's and the consumer nodes'), by
+// edge name, kept open across reloads, and the Pipeline each
 // config is built into over them. A reload may add and remove edges; a removed edge's queue is
 // closed once no pipeline an in-flight request holds uses it. Control thread only.
 #pragma once
@@ -26,6 +27,9 @@ class EdgeQueues {
   // queues must never share a directory): throws std::runtime_error with the reason, having
   // opened nothing that stays open.
   std::shared_ptr<const Pipeline> build_pipeline(std::shared_ptr<const NodeConfig> config);
+
+  // The open queue of an edge this process writes (a consumer node's output); null when none.
+  Queue* queue(const std::string& edge) const;
 
   // Closes the queues of removed edges that no live pipeline uses any more.
   void close_retired();

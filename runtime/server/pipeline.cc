@@ -51,36 +51,6 @@ std::optional<Reject> check_head(const RequestHead& head, codecs::EncodingList& 
   return std::nullopt;
 }
 
-void make_tracking_id(std::mt19937_64& random, char out[32]) noexcept {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::uint64_t high = random();
-  std::uint64_t low = random();
-  high = (high & ~0xF000ull) | 0x4000ull;                   // version 4
-  low = (low & 0x3FFFFFFFFFFFFFFFull) | 0x8000000000000000ull;  // RFC 4122 variant
-  for (int i = 15; i >= 0; --i, high >>= 4) out[i] = kHex[high & 15];
-  for (int i = 31; i >= 16; --i, low >>= 4) out[i] = kHex[low & 15];
-}
-
-void format_received_at(StageTools& tools, char out[27]) noexcept {
-  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
-  const std::int64_t second = micros / 1000000;
-  if (second != tools.cached_second) {
-    const std::time_t t = static_cast<std::time_t>(second);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    std::snprintf(tools.second_text, sizeof tools.second_text, "%04d-%02d-%02dT%02d:%02d:%02d",
-                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-    tools.cached_second = second;
-  }
-  std::memcpy(out, tools.second_text, 19);
-  out[19] = '.';
-  auto fraction = static_cast<std::uint32_t>(micros % 1000000);
-  for (int i = 25; i >= 20; --i, fraction /= 10) out[i] = static_cast<char>('0' + fraction % 10);
-  out[26] = 'Z';
-}
-
 void Exchange::run(std::shared_ptr<const Pipeline> pipeline, const ExchangeInput& input, bool dry_run) {
   pipeline_ = std::move(pipeline);
   dry_run_ = dry_run;
@@ -201,7 +171,7 @@ void Exchange::after_auth() noexcept {
   }
 
   make_tracking_id(tools_.random, outcome_.tracking_id);
-  format_received_at(tools_, received_at_);
+  format_received_at(tools_.clock, received_at_);
   const NodeConfig& config = *pipeline_->config;
   message_ = Message{
       .body = message_body_,
@@ -214,6 +184,9 @@ void Exchange::after_auth() noexcept {
       .user = auth_outcome_.has_user ? std::string_view(auth_outcome_.user) : std::string_view(),
       .identity = auth_outcome_.has_user ? std::string_view(auth_outcome_.identity) : std::string_view(),
       .scopes = auth_outcome_.scopes,
+      .prev_tracking_ids = {},
+      .error = {},
+      .attempts = {},
       .key = {},  // per edge: store_now()
   };
   if (dry_run_ || edge_mask_ == 0) return finish_ok();

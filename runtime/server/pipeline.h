@@ -52,9 +52,7 @@ struct StageTools {
   codecs::BodyDecoder decoder;
   codecs::JsonValidator validator;
   std::mt19937_64 random;
-  // RFC 3339 text of the current second, refreshed when the second changes.
-  std::int64_t cached_second = -1;
-  char second_text[64] = {};  // 19 used; room for any int the format could print
+  ReceivedAtClock clock;
   WorkerMetrics metrics;  // this thread's counters; the server's MetricsRegistry reads them
 };
 
@@ -70,10 +68,6 @@ struct RequestHead {
 // Checks 1, 2, 4 and 5 of the contract (3, the header size, is the parser's).
 std::optional<Reject> check_head(const RequestHead& head, codecs::EncodingList& encodings) noexcept;
 
-// 32 lowercase hex chars of a random (version 4) UUID.
-void make_tracking_id(std::mt19937_64& random, char out[32]) noexcept;
-// RFC 3339 UTC with microseconds, 27 chars: 2026-11-22T13:40:02.123456Z
-void format_received_at(StageTools& tools, char out[27]) noexcept;
 
 class Exchange;
 

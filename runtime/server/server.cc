@@ -6,6 +6,7 @@
 
 #include "runtime/log.h"
 #include "runtime/metrics.h"
+#include "runtime/node/consumer_node.h"
 #include "runtime/server/admin_listener.h"
 #include "runtime/server/admin_routes.h"
 #include "runtime/server/config_watcher.h"
@@ -83,7 +84,8 @@ struct Server::Impl {
         pipeline(edge_queues.build_pipeline(config)),
         workers(start_workers()),
         listener(workers, config->listen_host, config->listen_port),
-        routes(ServerView{state, metrics, pipeline, reloads, admin_handshakes}),
+        nodes(build_nodes()),
+        routes(ServerView{state, metrics, pipeline, reloads, admin_handshakes, nodes}),
         watcher(control, config->source, [this](std::string_view trigger) { reload(trigger); },
                 [this] { edge_queues.close_retired(); }),
         drain(control, state, listener, config) {
@@ -96,6 +98,7 @@ struct Server::Impl {
   }
 
   std::vector<std::unique_ptr<Worker>> start_workers() {
+    if (!config->webhook_node) return {};  // consumers only: no listener, no I/O threads
     unsigned threads = config->threads;
     if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
     std::vector<std::unique_ptr<Worker>> made;
@@ -104,6 +107,21 @@ struct Server::Impl {
       metrics.add_worker(made.back()->tools().metrics);
     }
     return made;
+  }
+
+  // The consumer nodes over the queues edge_queues opened for their outputs. Not started.
+  std::vector<std::unique_ptr<ConsumerNode>> build_nodes() {
+    std::vector<std::unique_ptr<ConsumerNode>> built;
+    for (const ConsumerNodeConfig& node : config->nodes) {
+      std::vector<NodeOutput> outputs;
+      for (const EdgeConfig& edge : node.edges) outputs.push_back({&edge, edge_queues.queue(edge.name)});
+      std::optional<NodeOutput> dead_letter;
+      if (node.dead_letter) {
+        dead_letter = NodeOutput{&*node.dead_letter, edge_queues.queue(node.dead_letter->name)};
+      }
+      built.push_back(std::make_unique<ConsumerNode>(config, node, std::move(outputs), dead_letter));
+    }
+    return built;
   }
 
   void reload(std::string_view trigger);
@@ -120,6 +138,7 @@ struct Server::Impl {
   TlsHandshakeCounts admin_handshakes;
   std::vector<std::unique_ptr<Worker>> workers;
   WebhookListener listener;
+  std::vector<std::unique_ptr<ConsumerNode>> nodes;
   asio::io_context control{1};
   AdminRoutes routes;
   ConfigWatcher watcher;
@@ -136,6 +155,11 @@ void Server::Impl::reload(std::string_view trigger) {
   std::shared_ptr<const Pipeline> built;
   try {
     fresh = load_node_config(config->source);
+    // Consumer nodes are built once: they hold positions, calls and stores in flight.
+    if (fresh->nodes_fingerprint != config->nodes_fingerprint ||
+        fresh->webhook_node != config->webhook_node) {
+      throw std::runtime_error("nodes: changed (or listen: came or went); restart the process to apply it");
+    }
     built = edge_queues.build_pipeline(fresh);
   } catch (const std::exception& e) {
     ++reloads.failed;
@@ -167,6 +191,8 @@ void Server::Impl::reload(std::string_view trigger) {
 void Server::Impl::stop() {
   if (admin) admin->stop();
   for (auto& worker : workers) worker->join();
+  // After the webhook node, before the queues: a node finishes the stores it started.
+  for (auto& node : nodes) node->stop();
   pipeline.reset();
   edge_queues.close_all();
 }
@@ -180,6 +206,7 @@ int Server::run() {
   Impl& impl = *impl_;
   impl.listener.start();
   for (auto& worker : impl.workers) worker->start_thread();
+  for (auto& node : impl.nodes) node->start();
   if (impl.admin) impl.admin->start();
   impl.watcher.watch_also(watched_files(*impl.config));
   log_certificates(*impl.config);
@@ -187,7 +214,9 @@ int Server::run() {
   impl.drain.start();
   log_info("started", {{"threads", static_cast<int>(impl.workers.size())},
                        {"admin_port", impl.admin ? int{impl.admin->port()} : 0},
-                       {"edges", static_cast<int>(impl.pipeline->edges.size())}});
+                       {"edges", static_cast<int>(impl.pipeline->edges.size())},
+                       {"nodes", static_cast<int>(impl.nodes.size())},
+                       {"webhook_node", impl.config->webhook_node}});
   impl.control.run();
   impl.stop();
   log_info("stopped", {{"exit_code", 0}});
