@@ -19,6 +19,7 @@
 
 #include "runtime/config/node_config.h"
 #include "runtime/log.h"
+#include "runtime/node/node_test_command.h"
 #include "runtime/queue/log_consumer.h"
 #include "runtime/queue/log_consumer_command.h"
 #include "runtime/queue/log_reader_command.h"
@@ -35,18 +36,24 @@ namespace {
 constexpr std::string_view kUsage = R"(inlet — a webhook ingestion node.
 
 Usage:
-  inlet serve --config FILE      Serve until SIGTERM/SIGINT, then drain and exit 0.
-  inlet check --config FILE      Validate the config and the authenticator source.
+  inlet serve --config FILE      Serve until SIGTERM/SIGINT, then drain and exit 0: the webhook
+                                 node (listen:) and the consumer nodes (nodes:), or either alone.
+  inlet check --config FILE      Validate the config, the authenticator and every node's function.
                                  Exit 0, or 1 with file:line: reason.
   inlet test  --config FILE --body FILE [-H 'Name: value']... [--target /?q=1]
                                  Run one request through decoding, validation, the verifiers,
                                  the authenticator and routing without a socket. Prints the
                                  status, detail, user, scopes and the message it would emit, as
                                  JSON. Writes nothing to any queue. Exit 0 when the status is 200.
+  inlet test  --config FILE --node NAME --message FILE
+                                 Run one message through a consumer node's function, filters and
+                                 routes. Prints {"node", "result", "error", "outputs": [{"edge",
+                                 "body"}]}. Writes nothing. Exit 0, or 1 when the function fails.
   inlet queue read --dir DIR [--from OFFSET] [--follow]
                                  Print the messages of a log queue, one JSON line each:
                                  {"offset", "tracking_id", "received_at", "message_type", "node",
-                                  "user", "scopes", "body"}. --follow waits for new messages.
+                                  ..., "error", "attempts", "scopes", "prev_tracking_ids", "body"}
+                                 (a dead letter has error and attempts). --follow waits for more.
   inlet queue consumers --dir DIR
                                  Each named consumer of a log queue, one JSON line each:
                                  {"consumer", "next_offset", "lag"}.
@@ -85,7 +92,7 @@ struct Args {
 bool takes_value(std::string_view name) {
   return name == "--config" || name == "--body" || name == "-H" || name == "--header" || name == "--dir" ||
          name == "--from" || name == "--target" || name == "--consumer" || name == "--offset" ||
-         name == "--time";
+         name == "--time" || name == "--node" || name == "--message";
 }
 
 bool parse_args(int argc, char** argv, Args& args, std::string& error) {
@@ -156,12 +163,34 @@ int serve(const Args& args) {
   }
 }
 
+int test_node(const Args& args) {
+  const std::string* message_path = args.get("--message");
+  if (message_path == nullptr) return usage_error("test --node needs --message FILE");
+  int exit_code = 0;
+  auto config = load_or_report(args, exit_code);
+  if (!config) return exit_code;
+  std::ifstream in(*message_path, std::ios::binary);
+  if (!in) {
+    std::cerr << *message_path << ": cannot read the message\n";
+    return 1;
+  }
+  std::ostringstream message;
+  message << in.rdbuf();
+  try {
+    return run_node_test(*config, *args.get("--node"), message.str(), stdout);
+  } catch (const std::exception& e) {
+    std::cerr << e.what() << "\n";
+    return 1;
+  }
+}
+
 int check(const Args& args) {
   int exit_code = 0;
   auto config = load_or_report(args, exit_code);
   if (!config) return exit_code;
   try {
     if (config->check_authenticator) config->check_authenticator();
+    for (const ConsumerNodeConfig& node : config->nodes) node.make_function();
   } catch (const std::exception& e) {
     std::cerr << e.what() << "\n";
     return 1;
@@ -169,7 +198,10 @@ int check(const Args& args) {
   std::cout << args.get("--config")->c_str() << ": ok (" << config->edges.size() << " edge"
             << (config->edges.size() == 1 ? "" : "s") << ", "
             << (config->make_authenticator ? "python authenticator" : "no python authenticator") << ", "
-            << config->verifiers.size() << " verifier" << (config->verifiers.size() == 1 ? "" : "s") << ")\n";
+            << config->verifiers.size() << " verifier" << (config->verifiers.size() == 1 ? "" : "s")
+            << (config->nodes.empty() ? "" : ", " + std::to_string(config->nodes.size()) + " consumer node" +
+                                                 (config->nodes.size() == 1 ? "" : "s"))
+            << (config->webhook_node ? "" : ", consumers only") << ")\n";
   // What each TLS listener would serve, so a certificate about to lapse shows before it is deployed.
   const auto now = std::chrono::duration_cast<std::chrono::seconds>(
                        std::chrono::system_clock::now().time_since_epoch()).count();
@@ -424,7 +456,7 @@ int run_cli(int argc, char** argv) {
   const std::string& command = args.positional.front();
   if (command == "serve") return serve(args);
   if (command == "check") return check(args);
-  if (command == "test") return test_request(args);
+  if (command == "test") return args.get("--node") != nullptr ? test_node(args) : test_request(args);
   if (command == "queue") return queue_command(args);
   if (command == "requirements") return requirements_command(args);
   return usage_error("unknown command '" + command + "'");

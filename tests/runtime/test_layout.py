@@ -18,9 +18,11 @@ ALLOWED = {
     "runtime/route": {"runtime/base", "codecs"},
     "runtime/queue": {"runtime/base", "codecs"},
     "runtime/config": {"runtime/route", "runtime/queue", "runtime/base", "auth", "python", "codecs"},
-    "runtime/server": {"runtime/config", "runtime/route", "runtime/queue", "runtime/base", "auth", "python",
-                       "codecs"},
-    "runtime/entry": {"runtime/server", "runtime/config", "runtime/route", "runtime/queue", "runtime/base",
+    "runtime/node": {"runtime/config", "runtime/route", "runtime/queue", "runtime/base", "auth", "python",
+                     "codecs"},
+    "runtime/server": {"runtime/node", "runtime/config", "runtime/route", "runtime/queue", "runtime/base",
+                       "auth", "python", "codecs"},
+    "runtime/entry": {"runtime/server", "runtime/node", "runtime/config", "runtime/route", "runtime/queue", "runtime/base",
                       "auth", "python", "codecs"},
 }
 ENTRY = {"cli.h", "cli.cc", "main.cc"}
