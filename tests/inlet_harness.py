@@ -130,16 +130,18 @@ class InletNode:
         self.log_file = open(self.log_path, "ab")
         self.proc = subprocess.Popen([BINARY, "serve", "--config", str(self.config_path)],
                                      stdout=self.log_file, stderr=subprocess.STDOUT, cwd=self.tmp_path)
+        # A consumers-only process (no listen:) answers on its admin port alone.
+        port = self.port if "listen" in self.config else self.admin_port
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"inlet exited with {self.proc.returncode}:\n{self.logs()}")
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
                 return self
             except OSError:
                 time.sleep(0.05)
-        raise RuntimeError(f"inlet did not listen on {self.port}:\n{self.logs()}")
+        raise RuntimeError(f"inlet did not listen on {port}:\n{self.logs()}")
 
     def logs(self):
         try:
@@ -213,6 +215,16 @@ class InletNode:
             return response.status, response.read()
         finally:
             conn.close()
+
+    def metric(self, name, **labels):
+        """The value of one sample on /metrics (labels must match exactly those given), or None."""
+        _, text = self.admin_get("/metrics")
+        want = ",".join(f'{k}="{v}"' for k, v in labels.items())
+        for line in text.decode().splitlines():
+            series, _, value = line.rpartition(" ")
+            if series == (f"{name}{{{want}}}" if want else name):
+                return float(value)
+        return None
 
     def read_queue(self, queue_dir=None, start=0):
         result = run_inlet("queue", "read", "--dir", queue_dir or self.queue_dir, "--from", str(start))

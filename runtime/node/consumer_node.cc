@@ -20,8 +20,8 @@ using namespace std::chrono_literals;
 constexpr auto kPollWait = 200ms;       // a poll's longest wait: how late a commit may be
 constexpr auto kReconnectWait = 1s;     // between attempts to open or read an unreachable input
 constexpr auto kLagEvery = 1s;
-constexpr auto kBackpressureFirst = 20ms;  // a full output edge: first wait, doubled up to the cap
-constexpr auto kBackpressureMax = 1s;
+constexpr auto kBackpressureFirst = 5ms;  // a full output edge: first wait, doubled up to the cap
+constexpr auto kBackpressureMax = 200ms;
 constexpr std::size_t kPollBatch = 256;
 
 std::string first_line(std::string_view text) {
@@ -46,11 +46,12 @@ struct ConsumerNode::Impl {
   };
 
   struct Slot final : python::FunctionCallback {
-    enum class State : std::uint8_t { kCalling, kStoring, kWaiting, kDone };
+    // kQueued: read, waiting for one of the `concurrency` places in flight.
+    enum class State : std::uint8_t { kQueued, kCalling, kStoring, kWaiting, kDone };
     Impl* node = nullptr;
     ConsumedMessage input;
     InputAttributes attributes;
-    State state = State::kCalling;
+    State state = State::kQueued;
     std::uint32_t attempts = 0;
     Clock::time_point polled_at;
     Clock::time_point called_at;
@@ -103,6 +104,7 @@ struct ConsumerNode::Impl {
   // ---- the node thread ----
   void node_main();
   void start_slot(Slot& slot);
+  void start_queued();
   void call(Slot& slot);
   void on_result(Slot& slot, python::FunctionResult&& result);
   void fail(Slot& slot, std::string error);
@@ -245,7 +247,6 @@ void ConsumerNode::Impl::reader_main() {
 }
 
 void ConsumerNode::Impl::start_slot(Slot& slot) {
-  slot.node = this;
   slot.attributes = parse_input_attributes(slot.input.attributes);
   slot.prev_tracking_ids = slot.attributes.prev_tracking_ids;
   if (!slot.attributes.tracking_id.empty()) slot.prev_tracking_ids.push_back(slot.attributes.tracking_id);
@@ -465,10 +466,9 @@ void ConsumerNode::Impl::node_main() {
     if (stopping_seen()) fresh.clear();  // read, never started: read again after a restart
     for (ConsumedMessage& message : fresh) {
       auto slot = std::make_unique<Slot>();
+      slot->node = this;
       slot->input = std::move(message);
-      Slot& started_slot = *slot;
       window.push_back(std::move(slot));
-      start_slot(started_slot);
     }
     fresh.clear();
     for (Event& event : taken) {
@@ -481,6 +481,21 @@ void ConsumerNode::Impl::node_main() {
     taken.clear();
     wake_due(Clock::now());
     advance_commit();
+    if (!stopping_seen()) start_queued();
+  }
+}
+
+// Starts read messages, oldest first, while fewer than `concurrency` are in flight.
+void ConsumerNode::Impl::start_queued() {
+  std::uint32_t in_flight = 0;
+  for (auto& slot : window) {
+    if (slot->state != Slot::State::kQueued && slot->state != Slot::State::kDone) ++in_flight;
+  }
+  for (auto& slot : window) {
+    if (in_flight >= config.concurrency) return;
+    if (slot->state != Slot::State::kQueued) continue;
+    start_slot(*slot);
+    ++in_flight;
   }
 }
 
