@@ -225,10 +225,11 @@ void ConsumerNode::Impl::reader_main() {
         const std::optional<std::uint64_t> lag = consumer->lag();
         metrics.lag.store(lag ? static_cast<std::int64_t>(*lag) : -1, std::memory_order_relaxed);
       }
-      if (room == 0) continue;
+      if (room == 0) continue;  // a full window: the queue waits, and so does the input
       batch.clear();
       const std::size_t got = consumer->poll(batch, std::min(room, kPollBatch), kPollWait);
-      set_not_ready({});
+      const std::string unreachable = consumer->unreachable();
+      set_not_ready(unreachable.empty() ? std::string() : "cannot reach input '" + config.input + "': " + unreachable);
       if (got == 0) continue;
       {
         std::lock_guard lock(mu);

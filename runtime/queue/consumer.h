@@ -34,6 +34,9 @@ class Consumer {
   // Messages after the committed position (inlet_consumer_lag); nullopt when the queue cannot
   // tell. Same thread as poll(); may read the input, so call it now and then, not per message.
   virtual std::optional<std::uint64_t> lag() { return std::nullopt; }
+  // Why the input cannot be read now (its server is down), for /readyz; empty when it can. Same
+  // thread as poll(). A consumer that reconnects by itself says so here rather than throwing.
+  virtual std::string unreachable() const { return {}; }
   // Wakes a poll() in progress from any thread; later polls return 0 at once.
   virtual void stop() noexcept = 0;
 };

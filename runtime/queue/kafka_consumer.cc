@@ -38,6 +38,13 @@ class KafkaConsumer final : public Consumer {
     // At least once: nothing is committed but what the node has stored the outputs of.
     set("enable.auto.commit", "false");
     set("enable.auto.offset.store", "false");
+    rd_kafka_conf_set_opaque(conf, this);
+    rd_kafka_conf_set_error_cb(conf, [](rd_kafka_t*, int err, const char* reason, void* opaque) {
+      // Served by rd_kafka_consumer_poll, on the consumer's thread.
+      if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+        static_cast<KafkaConsumer*>(opaque)->down_ = std::string("kafka: ") + reason;
+      }
+    });
     rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
     if (rk_ == nullptr) {
       rd_kafka_conf_destroy(conf);
@@ -63,6 +70,7 @@ class KafkaConsumer final : public Consumer {
                    std::chrono::milliseconds timeout) override {
     std::size_t got = 0;
     const auto deadline = std::chrono::steady_clock::now() + timeout;
+    if (!down_.empty()) probe();
     // Short waits, so that stop() is seen within 100 ms.
     while (got < max && !stopped_.load(std::memory_order_acquire)) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -80,6 +88,7 @@ class KafkaConsumer final : public Consumer {
       }
       out.push_back(to_consumed(message));
       rd_kafka_message_destroy(message);
+      down_.clear();
       ++got;
     }
     return got;
@@ -113,7 +122,24 @@ class KafkaConsumer final : public Consumer {
 
   void stop() noexcept override { stopped_.store(true, std::memory_order_release); }
 
+  std::string unreachable() const override { return down_; }
+
  private:
+  // Every broker was down: no callback says they are back, so ask for the topic's metadata now
+  // and then (briefly: this runs inside poll()).
+  void probe() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now < next_probe_) return;
+    next_probe_ = now + std::chrono::seconds(1);
+    rd_kafka_topic_t* topic = rd_kafka_topic_new(rk_, topic_.c_str(), nullptr);
+    const struct rd_kafka_metadata* metadata = nullptr;
+    if (rd_kafka_metadata(rk_, 0, topic, &metadata, 200) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      rd_kafka_metadata_destroy(metadata);
+      down_.clear();
+    }
+    rd_kafka_topic_destroy(topic);
+  }
+
   struct Handed {
     std::uint64_t position;
     std::int32_t partition;
@@ -152,6 +178,8 @@ class KafkaConsumer final : public Consumer {
   std::uint64_t committed_ = 0;
   std::atomic<bool> stopped_{false};
   LogThrottle throttle_;
+  std::string down_;  // why no broker can be reached; empty when one can
+  std::chrono::steady_clock::time_point next_probe_{};
 };
 
 }  // namespace

@@ -108,6 +108,8 @@ class RedisConsumer final : public Consumer {
 
   void stop() noexcept override { stopped_.store(true, std::memory_order_release); }
 
+  std::string unreachable() const override { return ctx_ == nullptr ? "redis: " + error_ : std::string(); }
+
  private:
   bool connect() {
     ctx_ = connect_redis(address_, std::chrono::milliseconds(5000), error_);

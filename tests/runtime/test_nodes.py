@@ -3,6 +3,7 @@ what a processor may return, failures with retries and dead letters, a full outp
 time, `inlet test --node`, and readiness while the input is out of reach."""
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -304,3 +305,82 @@ def test_a_consumers_only_process_is_not_ready_while_its_input_is_out_of_reach(t
             wait_for(lambda: node.admin_get("/readyz")[0] == 200, what="/readyz 200")
             wait_for(lambda: read(node, tmp_path, "out"), what="the output")
             assert read(node, tmp_path, "out")[0]["body"] == {"from": "writer"}
+
+
+def consumers_only(tmp_path, input_queue, name="workers"):
+    """A process with one processor node reading `input_queue` (written by another process) and no
+    webhook node."""
+    directory = tmp_path / name
+    directory.mkdir()
+    source = ("def processor(*, context, message, source, **kwargs):\n"
+              "    import json\n"
+              "    return json.dumps({'seen': json.loads(message), 'from': source})\n")
+    nodes = [{"name": "copy", "kind": "processor", "concurrency": 4,
+              "input": {"name": "theirs", "queue": input_queue},
+              "processor": {"inline": source}, "edges": [log_edge(directory, "out")]}]
+    node = InletNode(directory, {"nodes": nodes}, start=False)
+    del node.config["listen"], node.config["edges"]
+    node.write_config()
+    return node, str(directory / "out")
+
+
+def outputs(node, out_dir):
+    return sorted(r["body"]["seen"]["n"] for r in node.read_queue(out_dir))
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server not installed")
+def test_a_consumers_only_process_reads_redis_through_an_outage(tmp_path):
+    from edge_servers import RedisServer
+    (tmp_path / "redis").mkdir()
+    redis = RedisServer(tmp_path / "redis")
+    queue = {"type": "redis", "url": redis.url, "stream": "hooks"}
+    writer = InletNode(tmp_path, {"edges": [{"name": "theirs", "queue": queue}]})
+    reader, out_dir = consumers_only(tmp_path, queue)
+    try:
+        with writer, reader.start():
+            for n in range(10):
+                assert writer.post(json.dumps({"n": n}).encode())[0] == 200
+            wait_for(lambda: outputs(reader, out_dir) == list(range(10)), what="the first ten")
+            redis.kill()
+            wait_for(lambda: reader.admin_get("/readyz")[0] == 503, what="/readyz 503 while Redis is down")
+            assert b"input 'theirs'" in reader.admin_get("/readyz")[1]
+            redis.start()  # same port, same AOF
+            wait_for(lambda: reader.admin_get("/readyz")[0] == 200, what="/readyz 200 again")
+            for n in range(10, 20):
+                assert writer.post(json.dumps({"n": n}).encode())[0] == 200
+            wait_for(lambda: outputs(reader, out_dir) == list(range(20)), what="all twenty")
+            records = reader.read_queue(out_dir)
+            assert all(r["body"]["from"] == "theirs" for r in records)
+            # Every entry is acknowledged in the node's group: nothing pending for a restart.
+            groups = redis.command("XINFO", "GROUPS", "hooks")
+            fields = {groups[0][i].decode(): groups[0][i + 1] for i in range(0, len(groups[0]), 2)}
+            assert fields["name"] == b"copy"
+            wait_for(lambda: {groups[0][i].decode(): groups[0][i + 1] for groups in [redis.command(
+                "XINFO", "GROUPS", "hooks")] for i in range(0, len(groups[0]), 2)}["pending"] == 0,
+                     what="no entry pending")
+    finally:
+        redis.kill()
+
+
+def test_a_consumers_only_process_reads_kafka_through_an_outage(tmp_path):
+    from edge_servers import MockKafka
+    kafka = MockKafka("hooks")
+    queue = {"type": "kafka", "brokers": kafka.bootstraps, "topic": "hooks",
+             "properties": {"reconnect.backoff.max.ms": "200"}}
+    writer = InletNode(tmp_path, {"edges": [{"name": "theirs", "queue": queue}]})
+    reader, out_dir = consumers_only(tmp_path, queue)
+    with writer, reader.start():
+        for n in range(10):
+            assert writer.post(json.dumps({"n": n}).encode())[0] == 200
+        wait_for(lambda: outputs(reader, out_dir) == list(range(10)), timeout=30, what="the first ten")
+        kafka.set_brokers(False)
+        wait_for(lambda: reader.admin_get("/readyz")[0] == 503, what="/readyz 503 while Kafka is down")
+        kafka.set_brokers(True)
+        wait_for(lambda: reader.admin_get("/readyz")[0] == 200, what="/readyz 200 again")
+        for n in range(10, 20):
+            assert writer.post(json.dumps({"n": n}).encode())[0] == 200
+        wait_for(lambda: outputs(reader, out_dir) == list(range(20)), timeout=30, what="all twenty")
+    # A restart resumes after the committed offsets: nothing is processed again.
+    with reader.start():
+        time.sleep(2)
+        assert outputs(reader, out_dir) == list(range(20))
