@@ -55,6 +55,9 @@ class Scenario:
     # "off", "keepalive" (TLS on kept-alive connections) or "handshake" (Connection: close on every
     # request: each one is a new connection, so req/s is handshakes/s).
     tls: str = "off"
+    # "processor": a consumer node behind the webhook node (CONTRACT.md section 5) reads the log
+    # edge and stores each message on a second log edge through a trivial Python processor.
+    pipeline: str = "none"
     optional: bool = False  # skipped with a note, not failed, when `inlet check` rejects its config
 
     @property
@@ -67,7 +70,8 @@ class Scenario:
         return f"{self.payload} {self.encoding}" + "".join(
             f" {name}={value}" for name, value, default in (
                 ("auth", self.auth, "none"), ("ack", self.ack, "write"),
-                ("threads", self.threads, 1), ("edge", self.edge, "log"), ("tls", self.tls, "off"))
+                ("threads", self.threads, 1), ("edge", self.edge, "log"), ("tls", self.tls, "off"),
+                ("pipeline", self.pipeline, "none"))
             if value != default)
 
     @property
@@ -114,6 +118,9 @@ def build_matrix(quick, servers_wanted, have_brotli):
             if name in names and name in servers_wanted:
                 matrix.append(Scenario(name, payload, encoding, auth, ack, threads, edge,
                                        optional=optional and name == "inlet"))
+    # webhook -> log -> processor -> log, beside "inlet real identity" (the same body, no node).
+    if "inlet" in servers_wanted:
+        matrix.append(Scenario("inlet", "real", pipeline="processor"))
     # TLS beside nginx with the same certificate and a session cache (FastAPI's peer has no TLS).
     for mode in ("keepalive", "handshake"):
         for name in ("nginx", "inlet"):
@@ -217,11 +224,18 @@ def conns_for(scenario, settings):
     return [c for c in settings.conns if scenario.payload != "large" or c <= 32]
 
 
+def scenario_steps(scenario, settings, idle_for):
+    """The progress lines a scenario prints: one per connection count (two with a pipeline), the
+    latency run, and the idle-memory run for the scenario that has it."""
+    conns = len(conns_for(scenario, settings))
+    return conns * (2 if scenario.pipeline != "none" else 1) + 1 + (1 if idle_for.get(scenario.server) == scenario else 0)
+
+
 def run_scenario(scenario, index, settings, context, progress):
     """Measures one scenario; returns its result dict. Never raises for a server's fault."""
     result = {"scenario": asdict(scenario), "label": scenario.label, "workload": scenario.workload,
               "status": "ok", "note": "", "throughput": {}, "latency": None}
-    steps = len(conns_for(scenario, settings)) + 1 + (1 if context["idle_for"].get(scenario.server) == scenario else 0)
+    steps = scenario_steps(scenario, settings, context["idle_for"])
     missing = context["inlet_missing"] if scenario.server == "inlet" else (
         context["baseline_missing"] if scenario.server == "baseline" else None)
     if missing:
@@ -267,10 +281,12 @@ def run_scenario(scenario, index, settings, context, progress):
         conns_list = conns_for(scenario, settings)
         for conns in conns_list:
             servers.wait_idle(server.pid)
+            sampler = PipelineSampler(server) if scenario.pipeline != "none" else None
             cpu_before = servers.cpu_seconds(server.pid)
             wrk = run_wrk(server.port, manifest, conns, settings.duration, settings.load_cpus,
                           scenario.tls)
             cpu_used = servers.cpu_seconds(server.pid) - cpu_before
+            pipeline = sampler.finish(wrk["duration_us"] / 1e6) if sampler else None
             if server.process.poll() is not None:
                 raise ScenarioFailed(f"server exited during the run (code {server.process.returncode})\n"
                                      f"{servers.log_tail(server.log)}")
@@ -280,7 +296,14 @@ def run_scenario(scenario, index, settings, context, progress):
             entry = {"rps": round(rps, 1), "requests": wrk["requests"],
                      "cpu_ms_per_1k": round(cpu_used * 1e6 / wrk["requests"], 3),
                      "errors": wrk["errors"], "wrk_latency_us": wrk["latency_us"]}
+            if pipeline:
+                entry["pipeline"] = pipeline
             result["throughput"][str(conns)] = entry
+            if pipeline:
+                progress.line(f"{scenario.label} conns={conns} processor ... {pipeline['processed_per_s']:,.0f} "
+                              f"msg/s while the webhook node took {rps:,.0f} req/s "
+                              f"({pipeline['processed_per_s'] / rps:.2f}x); lag max {pipeline['lag_max']:,}, "
+                              f"at the end {pipeline['lag_end']:,}, drained in {pipeline['drain_s']:.1f} s")
             if rps > best:
                 best, best_conns = rps, conns
             socket_errors = sum(v for k, v in wrk["errors"].items() if k != "status")
@@ -351,6 +374,53 @@ def run_scenario(scenario, index, settings, context, progress):
 
 class SkipScenario(Exception):
     pass
+
+
+class PipelineSampler:
+    """Reads the consumer node's counters on /metrics every 250 ms while wrk runs: how many messages
+    it stored, and its lag."""
+
+    def __init__(self, server):
+        import threading
+        self.server = server
+        self.lags = []
+        self.start_count = self.sample()[0]
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def sample(self):
+        request = b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        _, body = servers.send_raw(self.server.admin_port, request, timeout=5)
+        emitted, lag = 0, 0
+        for line in body.decode(errors="replace").splitlines():
+            if line.startswith('inlet_node_messages_total{node="copy",result="emitted"}'):
+                emitted = int(float(line.rsplit(" ", 1)[1]))
+            elif line.startswith('inlet_consumer_lag{edge="main",consumer="copy"}'):
+                lag = int(float(line.rsplit(" ", 1)[1]))
+        return emitted, lag
+
+    def run(self):
+        while not self.stop.wait(0.25):
+            try:
+                self.lags.append(self.sample()[1])
+            except OSError:
+                pass
+
+    def finish(self, seconds):
+        end_count, lag_end = self.sample()
+        self.stop.set()
+        self.thread.join()
+        drained_at = time.monotonic()
+        deadline = drained_at + 60
+        lag = lag_end
+        while lag > 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            lag = self.sample()[1]
+        return {"processed": end_count - self.start_count,
+                "processed_per_s": round((end_count - self.start_count) / seconds, 1),
+                "lag_max": max(self.lags + [lag_end]), "lag_end": lag_end,
+                "drain_s": round(time.monotonic() - drained_at, 2)}
 
 
 class ScenarioFailed(Exception):
@@ -529,7 +599,7 @@ def main(argv):
         steps_before, total = [], 0
         for scenario in matrix:
             steps_before.append(total)
-            total += len(conns_for(scenario, settings)) + 1 + (1 if idle_for[scenario.server] == scenario else 0)
+            total += scenario_steps(scenario, settings, idle_for)
         context = {"tmp": tmp, "requests": payloads.RequestSets(Path(tmp) / "requests", SOURCE_DIR),
                    "inlet_binary": inlet_binary, "inlet_missing": inlet_missing, "loadgen": loadgen,
                    "baseline_binary": baseline_binary, "baseline_missing": baseline_missing,

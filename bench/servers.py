@@ -341,6 +341,13 @@ class InletServer(Server):
         }
         if scenario.max_body_bytes != 1048576:
             config["limits"] = {"max_body_bytes": scenario.max_body_bytes}
+        if scenario.pipeline == "processor":
+            config["nodes"] = [{
+                "name": "copy", "kind": "processor", "input": "main", "concurrency": 64,
+                "processor": {"inline": "def processor(*, context, message, source, **kwargs):\n"
+                                        "    return message\n"},
+                "edges": [{"name": "out", "queue": {"type": "log", "dir": str(self.workdir / "out"),
+                                                    "ack": scenario.ack}}]}]
         if self.auth_source:
             config["authenticator"] = {"inline": self.auth_source}
         if scenario.auth == "github":

@@ -194,9 +194,10 @@ namespace {
 class LogConsumer final : public Consumer {
  public:
   LogConsumer(const std::filesystem::path& dir, std::string_view name)
-      : position_(dir, name),
+      : dir_(dir),
+        position_(dir, name),
         reader_(dir, position_.next_offset()),
-        tail_(dir, position_.next_offset()),
+        read_end_(position_.next_offset()),
         tail_end_(position_.next_offset()) {
     inotify_.reset(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
     if (!inotify_.valid() ||
@@ -218,10 +219,12 @@ class LogConsumer final : public Consumer {
       while (got < max) {
         std::optional<LogRecord> record = reader_.next();
         if (!record) break;
+        read_end_ = record->offset + 1;
         out.push_back(ConsumedMessage{record->offset, std::move(record->attributes),
                                       std::move(record->body)});
         ++got;
       }
+      caught_up_ = got < max;
       if (got > 0) return got;
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
@@ -238,10 +241,20 @@ class LogConsumer final : public Consumer {
 
   std::uint64_t committed() const noexcept override { return position_.next_offset(); }
 
-  // A second reader follows the log to its end, reading only what was appended since last time.
+  // Caught up (the last poll found the end), the end is where reading stopped: nothing to read.
+  // Behind, a second reader follows the log to its end, from where reading is (re-placed there
+  // when it fell behind it, which reads at most one segment), so it reads each record at most once.
   std::optional<std::uint64_t> lag() override {
-    while (std::optional<LogRecord> record = tail_.next()) tail_end_ = record->offset + 1;
     const std::uint64_t from = position_.next_offset();
+    if (caught_up_) {
+      tail_end_ = std::max(tail_end_, read_end_);
+    } else {
+      if (!tail_ || tail_end_ < read_end_) {
+        tail_.emplace(dir_, read_end_);
+        tail_end_ = read_end_;
+      }
+      while (std::optional<LogRecord> record = tail_->next()) tail_end_ = record->offset + 1;
+    }
     return tail_end_ > from ? tail_end_ - from : 0;
   }
 
@@ -258,9 +271,12 @@ class LogConsumer final : public Consumer {
     }
   }
 
+  std::filesystem::path dir_;
   LogConsumerPosition position_;
   LogReader reader_;
-  LogReader tail_;
+  std::uint64_t read_end_;   // one past the last record handed out
+  bool caught_up_ = false;   // the last poll read to the end of the log
+  std::optional<LogReader> tail_;
   std::uint64_t tail_end_;
   codecs::UniqueFd inotify_;
   codecs::UniqueFd stop_;

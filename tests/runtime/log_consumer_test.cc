@@ -77,6 +77,29 @@ TEST_F(LogConsumerTest, ReadsInOrderAndResumesAfterTheLastCommit) {
   queue->close();
 }
 
+TEST_F(LogConsumerTest, LagCountsWhatIsAfterTheCommittedPositionBehindOrCaughtUp) {
+  auto queue = open_queue();
+  store_n(*queue, 40);
+  auto consumer = open_log_consumer(dir_, "lagging");
+  EXPECT_EQ(consumer->lag(), 40u);  // nothing read yet
+  std::vector<ConsumedMessage> got;
+  ASSERT_EQ(consumer->poll(got, 10, milliseconds(2000)), 10u);
+  consumer->commit(4);
+  EXPECT_EQ(consumer->lag(), 35u);  // behind: counted by reading ahead (over segments)
+  store_n(*queue, 5);
+  EXPECT_EQ(consumer->lag(), 40u);
+  while (consumer->poll(got, 100, milliseconds(0)) > 0) {
+  }
+  EXPECT_EQ(got.size(), 45u);
+  consumer->commit(44);
+  EXPECT_EQ(consumer->lag(), 0u);  // caught up: where reading stopped is the end
+  store_n(*queue, 3);
+  std::vector<ConsumedMessage> more;
+  while (more.size() < 3) ASSERT_GT(consumer->poll(more, 100, milliseconds(2000)), 0u);
+  EXPECT_EQ(consumer->lag(), 3u);
+  queue->close();
+}
+
 TEST_F(LogConsumerTest, ATornWriteLeavesThePreviousPosition) {
   {
     LogConsumerPosition position(dir_, "c");
