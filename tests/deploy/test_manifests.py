@@ -559,3 +559,36 @@ def test_runtime_packages_provide_every_library_the_binary_links():
     provided = {line.strip().split(":")[0] for line in closure.splitlines() if not line.startswith(" ")}
     missing = {lib: pkg for lib, pkg in owners.items() if pkg not in provided}
     assert not missing, f"libraries from packages outside deploy/packages-runtime.txt: {missing}"
+
+
+def test_the_consumers_overlay_runs_a_consumer_only_node_beside_the_webhook_node(tmp_path):
+    objects = render("consumers")
+    (deployment,) = kinds(objects, "Deployment")
+    assert not kinds(objects, "Service") and not kinds(objects, "StatefulSet")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == ["serve", "--config", "/etc/inlet/node.yaml"]
+    assert [p["name"] for p in container["ports"]] == ["admin"]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "admin"}
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["resources"]["requests"] and container["resources"]["limits"]
+    # Its own instance label: the webhook overlays' Service and PodDisruptionBudget never select it.
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert labels["app.kubernetes.io/instance"] == "inlet-consumers"
+    assert deployment["spec"]["selector"]["matchLabels"]["app.kubernetes.io/instance"] == "inlet-consumers"
+    (hpa,) = kinds(objects, "HorizontalPodAutoscaler")
+    assert hpa["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
+    (config_map,) = kinds(objects, "ConfigMap")
+    config = yaml.safe_load(config_map["data"]["node.yaml"])
+    assert "listen" not in config and "edges" not in config and config["nodes"]
+    # It reads what the redis overlay's webhook node writes.
+    webhook, _ = node_config("redis")
+    (written,) = [e["queue"] for e in webhook["edges"]]
+    (read,) = [n["input"]["queue"] for n in config["nodes"]]
+    assert (read["url"], read["stream"]) == (written["url"], written["stream"])
+    rc, verdicts = validate_with_schemas(objects)
+    assert rc == 0 and not [v for v in verdicts if not v["ok"]]
+    path = tmp_path / "node.yaml"
+    path.write_text(config_map["data"]["node.yaml"])
+    result = subprocess.run([inlet_binary(), "check", "--config", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "consumers only" in result.stdout
