@@ -7,6 +7,7 @@
 #include <chrono>
 #include <deque>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <utility>
 
@@ -123,6 +124,31 @@ class KafkaConsumer final : public Consumer {
   void stop() noexcept override { stopped_.store(true, std::memory_order_release); }
 
   std::string unreachable() const override { return down_; }
+
+  // Over the partitions assigned to this member: the high watermark (as last fetched) less the
+  // group's committed offset (asked of the coordinator, briefly), or the low watermark when none.
+  std::optional<std::uint64_t> lag() override {
+    rd_kafka_topic_partition_list_t* assigned = nullptr;
+    if (rd_kafka_assignment(rk_, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR) return std::nullopt;
+    std::optional<std::uint64_t> total;
+    if (assigned->cnt > 0 && rd_kafka_committed(rk_, assigned, 200) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      total = 0;
+      for (int i = 0; i < assigned->cnt; ++i) {
+        const rd_kafka_topic_partition_t& p = assigned->elems[i];
+        std::int64_t low = 0;
+        std::int64_t high = 0;
+        if (rd_kafka_get_watermark_offsets(rk_, p.topic, p.partition, &low, &high) !=
+                RD_KAFKA_RESP_ERR_NO_ERROR || high < 0) {
+          total.reset();
+          break;
+        }
+        const std::int64_t from = p.offset >= 0 ? p.offset : low;
+        if (high > from) *total += static_cast<std::uint64_t>(high - from);
+      }
+    }
+    rd_kafka_topic_partition_list_destroy(assigned);
+    return total;
+  }
 
  private:
   // Every broker was down: no callback says they are back, so ask for the topic's metadata now

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <deque>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 
@@ -109,6 +110,31 @@ class RedisConsumer final : public Consumer {
   void stop() noexcept override { stopped_.store(true, std::memory_order_release); }
 
   std::string unreachable() const override { return ctx_ == nullptr ? "redis: " + error_ : std::string(); }
+
+  // XINFO GROUPS: the group's `lag` (entries not yet delivered to it; Redis 7) and `pending`
+  // (delivered, not acknowledged). nullopt when Redis cannot tell (down, or the lag is unknown
+  // after a deletion inside the stream).
+  std::optional<std::uint64_t> lag() override {
+    if (ctx_ == nullptr) return std::nullopt;
+    Reply reply = command({"XINFO", "GROUPS", stream_});
+    if (!reply || reply->type != REDIS_REPLY_ARRAY) return std::nullopt;
+    for (std::size_t g = 0; g < reply->elements; ++g) {
+      const redisReply* group = reply->element[g];
+      if (group->type != REDIS_REPLY_ARRAY) continue;
+      std::optional<std::uint64_t> lag;
+      std::optional<std::uint64_t> pending;
+      bool ours = false;
+      for (std::size_t i = 0; i + 1 < group->elements; i += 2) {
+        const std::string_view key(group->element[i]->str, group->element[i]->len);
+        const redisReply* value = group->element[i + 1];
+        if (key == "name" && value->type == REDIS_REPLY_STRING) ours = std::string_view(value->str, value->len) == group_;
+        if (key == "lag" && value->type == REDIS_REPLY_INTEGER) lag = static_cast<std::uint64_t>(value->integer);
+        if (key == "pending" && value->type == REDIS_REPLY_INTEGER) pending = static_cast<std::uint64_t>(value->integer);
+      }
+      if (ours && lag && pending) return *lag + *pending;
+    }
+    return std::nullopt;
+  }
 
  private:
   bool connect() {

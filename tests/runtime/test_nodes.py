@@ -349,6 +349,8 @@ def test_a_consumers_only_process_reads_redis_through_an_outage(tmp_path):
             for n in range(10, 20):
                 assert writer.post(json.dumps({"n": n}).encode())[0] == 200
             wait_for(lambda: outputs(reader, out_dir) == list(range(20)), what="all twenty")
+            wait_for(lambda: reader.metric("inlet_consumer_lag", edge="theirs", consumer="copy") == 0,
+                     what="the group's lag (XINFO GROUPS) at 0")
             records = reader.read_queue(out_dir)
             assert all(r["body"]["from"] == "theirs" for r in records)
             # Every entry is acknowledged in the node's group: nothing pending for a restart.
@@ -380,6 +382,8 @@ def test_a_consumers_only_process_reads_kafka_through_an_outage(tmp_path):
         for n in range(10, 20):
             assert writer.post(json.dumps({"n": n}).encode())[0] == 200
         wait_for(lambda: outputs(reader, out_dir) == list(range(20)), timeout=30, what="all twenty")
+        wait_for(lambda: reader.metric("inlet_consumer_lag", edge="theirs", consumer="copy") == 0,
+                 what="the group's lag (watermark less committed) at 0")
     # A restart resumes after the committed offsets: nothing is processed again.
     with reader.start():
         time.sleep(2)
