@@ -15,6 +15,7 @@
 
 #include "codecs/crc32c.h"
 #include "codecs/unique_handle.h"
+#include "runtime/queue/log_append_signal.h"
 #include "runtime/queue/log_queue.h"
 #include "runtime/queue/log_segment.h"
 
@@ -199,22 +200,33 @@ class LogConsumer final : public Consumer {
         reader_(dir, position_.next_offset()),
         read_end_(position_.next_offset()),
         tail_end_(position_.next_offset()) {
-    inotify_.reset(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
-    if (!inotify_.valid() ||
-        ::inotify_add_watch(inotify_.get(), dir.c_str(), IN_MODIFY | IN_CREATE | IN_MOVED_TO) < 0) {
-      fail("cannot watch", dir);
-    }
     stop_.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
     if (!stop_.valid()) fail("cannot make an eventfd for", dir);
+    appended_.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    if (!appended_.valid()) fail("cannot make an eventfd for", dir);
+    signal_ = LogAppendSignal::of(dir);
+    signal_->subscribe(appended_.get());
+    // A writer in this process signals each write; only one elsewhere needs the kernel's help.
+    if (!signal_->has_writer()) {
+      inotify_.reset(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+      if (!inotify_.valid() ||
+          ::inotify_add_watch(inotify_.get(), dir.c_str(), IN_MODIFY | IN_CREATE | IN_MOVED_TO) < 0) {
+        fail("cannot watch", dir);
+      }
+    }
   }
+
+  ~LogConsumer() override { signal_->unsubscribe(appended_.get()); }
 
   std::size_t poll(std::vector<ConsumedMessage>& out, std::size_t max,
                    std::chrono::milliseconds timeout) override {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
       if (stopped_.load(std::memory_order_acquire)) return 0;
-      // Drain the notifications first: a write after this point wakes the next wait.
+      // Drain the notifications and arm the signal first: a write after this point wakes the wait.
       drain_inotify();
+      drain_eventfd(appended_.get());
+      signal_->arm();
       std::size_t got = 0;
       while (got < max) {
         std::optional<LogRecord> record = reader_.next();
@@ -229,8 +241,8 @@ class LogConsumer final : public Consumer {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) return 0;
-      pollfd fds[2] = {{inotify_.get(), POLLIN, 0}, {stop_.get(), POLLIN, 0}};
-      ::poll(fds, 2, static_cast<int>(std::min<std::int64_t>(left.count(), 60000)));
+      pollfd fds[3] = {{stop_.get(), POLLIN, 0}, {appended_.get(), POLLIN, 0}, {inotify_.get(), POLLIN, 0}};
+      ::poll(fds, inotify_.valid() ? 3 : 2, static_cast<int>(std::min<std::int64_t>(left.count(), 60000)));
     }
   }
 
@@ -266,9 +278,15 @@ class LogConsumer final : public Consumer {
 
  private:
   void drain_inotify() {
+    if (!inotify_.valid()) return;
     alignas(inotify_event) char events[4096];
     while (::read(inotify_.get(), events, sizeof events) > 0) {
     }
+  }
+
+  static void drain_eventfd(int fd) {
+    std::uint64_t count = 0;
+    [[maybe_unused]] const ssize_t n = ::read(fd, &count, sizeof count);
   }
 
   std::filesystem::path dir_;
@@ -278,8 +296,10 @@ class LogConsumer final : public Consumer {
   bool caught_up_ = false;   // the last poll read to the end of the log
   std::optional<LogReader> tail_;
   std::uint64_t tail_end_;
-  codecs::UniqueFd inotify_;
+  codecs::UniqueFd inotify_;  // only without a writer in this process
   codecs::UniqueFd stop_;
+  codecs::UniqueFd appended_;  // written by this process's writer of the log
+  std::shared_ptr<LogAppendSignal> signal_;
   std::atomic<bool> stopped_{false};
 };
 

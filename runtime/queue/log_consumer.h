@@ -7,9 +7,9 @@
 // little-endian. A commit overwrites the older slot and fdatasyncs the file, so a crash mid-write
 // tears at most the slot being written and the other still holds the previous position.
 //
-// New records are noticed through inotify on DIR (the writer's appends and segment rolls), which
-// serves a writer in this process and one in another alike: no busy polling, and no coupling to
-// the writer's code.
+// New records are noticed without busy polling: when the log's writer is in this process, its
+// LogAppendSignal wakes the consumer after each write (log_append_signal.h); otherwise inotify on
+// DIR does (the other process's appends and segment rolls).
 #pragma once
 
 #include <cstdint>

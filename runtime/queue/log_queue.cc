@@ -25,6 +25,7 @@
 #include "codecs/handoff_list.h"
 #include "codecs/unique_handle.h"
 #include "runtime/log.h"
+#include "runtime/queue/log_append_signal.h"
 #include "runtime/queue/log_segment.h"
 
 namespace inlet::runtime {
@@ -124,6 +125,7 @@ class LogQueue final : public Queue {
 
   LogQueueOptions options_;
   codecs::UniqueFd lock_fd_;
+  std::shared_ptr<LogAppendSignal> append_signal_;  // wakes this process's consumers of the log
   codecs::UniqueFd event_fd_;
 
   // Producer side.
@@ -171,6 +173,8 @@ LogQueue::LogQueue(const LogQueueOptions& options) : options_(options) {
     fail_open(options_.dir, "already open by another process or queue (.lock is held)");
   }
   recover();
+  append_signal_ = LogAppendSignal::of(options_.dir);
+  append_signal_->writer_opened();
   nodes_ = static_cast<Node*>(
       ::operator new (sizeof(Node) * options_.max_in_flight, std::align_val_t{alignof(Node)}));
   batch_.reserve(std::min<std::uint32_t>(options_.max_in_flight, 65536));
@@ -363,6 +367,7 @@ void LogQueue::close() {
   wake();
   if (writer_.joinable()) writer_.join();
   if (fd_.valid() && options_.ack == AckMode::kWrite) ::fdatasync(fd_.get());
+  if (append_signal_) append_signal_->writer_closed();
 }
 
 void LogQueue::run() noexcept {
@@ -465,6 +470,7 @@ bool LogQueue::write_range(std::size_t begin, std::size_t end) noexcept {
   total_bytes_ += position - segment.bytes;
   segment.bytes = position;
   next_offset_ += end - begin;
+  append_signal_->appended();
   // With ack: write nothing syncs, so dirty pages pile up until the kernel throttles the writing
   // thread for whole writeback bursts (tens of ms). Starting writeback every few MiB keeps the
   // pile small and the stalls short; it does not wait for the disk.

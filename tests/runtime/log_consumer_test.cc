@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/eventfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,6 +13,8 @@
 #include <fstream>
 #include <thread>
 
+#include "codecs/unique_handle.h"
+#include "runtime/queue/log_append_signal.h"
 #include "runtime/queue/log_queue.h"
 #include "tests/runtime/edge_test_support.h"
 
@@ -98,6 +101,27 @@ TEST_F(LogConsumerTest, LagCountsWhatIsAfterTheCommittedPositionBehindOrCaughtUp
   while (more.size() < 3) ASSERT_GT(consumer->poll(more, 100, milliseconds(2000)), 0u);
   EXPECT_EQ(consumer->lag(), 3u);
   queue->close();
+}
+
+TEST_F(LogConsumerTest, TheInProcessSignalWakesOnlyAnArmedWaiter) {
+  auto signal = LogAppendSignal::of(dir_);
+  EXPECT_EQ(signal, LogAppendSignal::of(dir_ / "." / ""));  // one per directory
+  codecs::UniqueFd fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  signal->subscribe(fd.get());
+  std::uint64_t count = 0;
+  signal->appended();  // nobody waits: nothing is written
+  EXPECT_LT(::read(fd.get(), &count, sizeof count), 0);
+  signal->arm();
+  signal->appended();
+  EXPECT_EQ(::read(fd.get(), &count, sizeof count), static_cast<ssize_t>(sizeof count));
+  signal->appended();  // one wake per arm
+  EXPECT_LT(::read(fd.get(), &count, sizeof count), 0);
+  signal->unsubscribe(fd.get());
+  EXPECT_FALSE(signal->has_writer());
+  auto queue = open_queue();
+  EXPECT_TRUE(signal->has_writer());
+  queue->close();
+  EXPECT_FALSE(signal->has_writer());
 }
 
 TEST_F(LogConsumerTest, ATornWriteLeavesThePreviousPosition) {
