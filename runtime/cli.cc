@@ -62,8 +62,9 @@ Usage:
                                  --time picks the first message received at or after it. Refused
                                  while a node holds the log open: stop it first.
   inlet requirements install --config FILE [--target DIR] [-- PIP_ARGS...]
-                                 Install the authenticator's requirements with pip into the
-                                 node-local directory (authenticator.site_packages, default
+                                 Install the requirements of the authenticator and of every
+                                 node's function with pip into the node-local directory
+                                 (authenticator.site_packages, default
                                  .inlet/site-packages beside the config), which the node puts on
                                  sys.path. PIP_ARGS go to pip: -- --no-index --find-links ./wheels
                                  The node itself only checks requirements; it never installs.
@@ -190,7 +191,14 @@ int check(const Args& args) {
   if (!config) return exit_code;
   try {
     if (config->check_authenticator) config->check_authenticator();
-    for (const ConsumerNodeConfig& node : config->nodes) node.make_function();
+    for (std::size_t i = 0; i < config->nodes.size(); ++i) {
+      try {
+        config->nodes[i].make_function();
+      } catch (const std::exception& e) {
+        throw std::runtime_error(config->source.string() + ": nodes[" + std::to_string(i) + "] '" +
+                                 config->nodes[i].name + "': " + e.what());
+      }
+    }
   } catch (const std::exception& e) {
     std::cerr << e.what() << "\n";
     return 1;

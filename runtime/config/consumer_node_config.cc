@@ -86,6 +86,8 @@ std::vector<ConsumerNodeConfig> parse_consumer_nodes(ConfigMap& root, const Node
                           options);
     function_section.finish();
     options.log_sink = python_log_sink("node_log", node.name);
+    node.requirements = options.requirements;
+    node.site_packages = options.site_packages;
     const python::FunctionKind function_kind = node.kind == ConsumerKind::kRouter
                                                    ? python::FunctionKind::kRouter
                                                    : python::FunctionKind::kProcessor;

@@ -1,5 +1,6 @@
 #include "runtime/config/node_config.h"
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <sstream>
@@ -223,6 +224,15 @@ std::shared_ptr<const NodeConfig> load_node_config(const std::filesystem::path& 
     if (root.has("nodes")) {
       config->nodes_fingerprint = YAML::Dump(root.node()["nodes"]);
       config->nodes = parse_consumer_nodes(root, *config, tenant_config);
+      for (const ConsumerNodeConfig& node : config->nodes) {
+        for (const std::string& requirement : node.requirements) {
+          if (std::find(config->python_requirements.begin(), config->python_requirements.end(),
+                        requirement) == config->python_requirements.end()) {
+            config->python_requirements.push_back(requirement);
+          }
+        }
+        if (config->python_site_packages.empty()) config->python_site_packages = node.site_packages;
+      }
     } else {
       root.raw("nodes");
     }

@@ -64,6 +64,8 @@ struct ConsumerNodeConfig {
   std::string input;       // the input edge's name
   QueueSpec input_queue;   // how to read it
   std::function<std::unique_ptr<python::PythonFunction>()> make_function;
+  std::vector<std::string> requirements;  // the function's pip specifiers
+  std::string site_packages;              // where `inlet requirements install` puts them
   std::string send_message_type = "echo.json";
   std::uint32_t concurrency = 1;   // messages in flight
   std::uint32_t max_attempts = 3;  // calls of the function before the dead letter
@@ -88,8 +90,9 @@ struct NodeConfig {
   std::shared_ptr<const TlsContext> admin_tls;
   unsigned threads = 0;    // 0: one per core
   Limits limits;
-  // The Python authenticator's pip specifiers and the node-local directory they are installed
-  // into (`inlet requirements install`); empty without a Python authenticator.
+  // The pip specifiers of the Python authenticator and of every node's function, and the
+  // node-local directory they are installed into (`inlet requirements install`); empty without
+  // Python. Every function of a file shares the one interpreter, so they share the directory.
   std::vector<std::string> python_requirements;
   std::string python_site_packages;
   // Peers whose X-Forwarded-For/-Proto/-Host set request.client and request.url; empty: nobody's.

@@ -119,7 +119,11 @@ struct Server::Impl {
       if (node.dead_letter) {
         dead_letter = NodeOutput{&*node.dead_letter, edge_queues.queue(node.dead_letter->name)};
       }
-      built.push_back(std::make_unique<ConsumerNode>(config, node, std::move(outputs), dead_letter));
+      try {
+        built.push_back(std::make_unique<ConsumerNode>(config, node, std::move(outputs), dead_letter));
+      } catch (const std::exception& e) {
+        throw std::runtime_error(config->source.string() + ": node '" + node.name + "': " + e.what());
+      }
     }
     return built;
   }
