@@ -93,6 +93,20 @@ class Load:
         return sum(t.is_alive() for t in self.threads)
 
 
+def kill_mid_load(node, bodies, compressed):
+    """Loads the node for LOAD_SECONDS (and at least 50 answers), then SIGKILLs it mid-load."""
+    load = Load(node.port, bodies, compressed)
+    load.start()
+    deadline = time.monotonic() + LOAD_SECONDS
+    while time.monotonic() < deadline or len(load.accepted) < 50:
+        assert time.monotonic() < deadline + 10, "the load got too few answers"
+        time.sleep(0.05)
+    assert load.running() == THREADS, "every client must still be sending when the node dies"
+    node.kill()
+    load.join()
+    return load
+
+
 @pytest.mark.parametrize("ack", ["fsync", "write"])
 def test_kill_9_mid_load_loses_no_acknowledged_message(tmp_path, ack):
     bodies = payload_bodies()
@@ -102,15 +116,7 @@ def test_kill_9_mid_load_loses_no_acknowledged_message(tmp_path, ack):
     acknowledged = {}  # tracking_id -> body index, over every cycle
     try:
         for cycle in range(CYCLES):
-            load = Load(node.port, bodies, compressed)
-            load.start()
-            deadline = time.monotonic() + LOAD_SECONDS
-            while time.monotonic() < deadline or len(load.accepted) < 50:
-                assert time.monotonic() < deadline + 10, "the load got too few answers"
-                time.sleep(0.05)
-            assert load.running() == THREADS, "every client must still be sending when the node dies"
-            node.kill()  # SIGKILL, mid-load
-            load.join()
+            load = kill_mid_load(node, bodies, compressed)
             assert not load.other, load.other[:3]
             for tracking_id, index in load.accepted:
                 assert tracking_id not in acknowledged
@@ -183,14 +189,7 @@ def test_kill_9_of_a_pipeline_mid_load_delivers_every_acknowledged_message_at_le
 
     try:
         for cycle in range(CYCLES + 1):
-            load = Load(node.port, bodies, compressed)
-            load.start()
-            deadline = time.monotonic() + LOAD_SECONDS
-            while time.monotonic() < deadline or len(load.accepted) < 50:
-                assert time.monotonic() < deadline + 10, "the load got too few answers"
-                time.sleep(0.05)
-            node.kill()
-            load.join()
+            load = kill_mid_load(node, bodies, compressed)
             assert not load.other, load.other[:3]
             acknowledged.update(tracking_id for tracking_id, _ in load.accepted)
 
