@@ -224,11 +224,18 @@ def conns_for(scenario, settings):
     return [c for c in settings.conns if scenario.payload != "large" or c <= 32]
 
 
+def label_matches(label, text):
+    """--filter: text of the label, or the whole label when the text ends in '$'."""
+    return label == text[:-1] if text.endswith("$") else text in label
+
+
 def scenario_steps(scenario, settings, idle_for):
     """The progress lines a scenario prints: one per connection count (two with a pipeline), the
     latency run, and the idle-memory run for the scenario that has it."""
     conns = len(conns_for(scenario, settings))
-    return conns * (2 if scenario.pipeline != "none" else 1) + 1 + (1 if idle_for.get(scenario.server) == scenario else 0)
+    pipeline = scenario.pipeline != "none"
+    return (conns * (2 if pipeline else 1) + 1 + (1 if pipeline else 0) +
+            (1 if idle_for.get(scenario.server) == scenario else 0))
 
 
 def run_scenario(scenario, index, settings, context, progress):
@@ -349,6 +356,12 @@ def run_scenario(scenario, index, settings, context, progress):
                           f"RSS {idle['rss_idle_kib'] / 1024:.1f} MiB "
                           f"({idle['kib_per_connection']:.1f} KiB per connection)")
         result["peak_rss_kib"] = servers.memory_kib(server.pid, "VmHWM")
+        if scenario.pipeline != "none":
+            server.stop()
+            drain = measure_backlog_drain(server, settings)
+            result["backlog_drain"] = drain
+            progress.line(f"{scenario.label} the processor alone over the log's {drain['messages']:,} "
+                          f"messages ... {drain['per_s']:,.0f} msg/s")
         if not stored_something(server):
             result["note"] += "nothing was written to the queue. "
     except SkipScenario as reason:
@@ -374,6 +387,59 @@ def run_scenario(scenario, index, settings, context, progress):
 
 class SkipScenario(Exception):
     pass
+
+
+def measure_backlog_drain(server, settings):
+    """The processor's own capacity: a consumers-only inlet on the same core, whose node (a new
+    consumer, so from offset 0) processes everything the scenario's runs left in the log, timed
+    from its first stored output to a lag of 0."""
+    import yaml
+    admin_port = servers.free_port()
+    config = {"node": {"name": "drain"}, "admin_listen": f"127.0.0.1:{admin_port}",
+              "nodes": [{"name": "drain", "kind": "processor", "concurrency": 64,
+                         "input": {"name": "main", "queue": {"type": "log", "dir": str(server.workdir / "queue")}},
+                         "processor": {"inline": "def processor(*, context, message, source, **kwargs):\n"
+                                                 "    return message\n"},
+                         "edges": [{"name": "out", "queue": {"type": "log", "dir": str(server.workdir / "drain-out"),
+                                                             "ack": server.scenario.ack}}]}]}
+    path = server.workdir / "drain.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    process = servers.spawn([str(server.binary), "serve", "--config", str(path)], server.workdir / "drain.log",
+                            server.cpus)
+    request = b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+
+    def sample():
+        _, body = servers.send_raw(admin_port, request, timeout=5)
+        emitted, lag = 0, None
+        for line in body.decode(errors="replace").splitlines():
+            if line.startswith('inlet_node_messages_total{node="drain",result="emitted"}'):
+                emitted = int(float(line.rsplit(" ", 1)[1]))
+            elif line.startswith('inlet_consumer_lag{edge="main",consumer="drain"}'):
+                lag = int(float(line.rsplit(" ", 1)[1]))
+        return emitted, lag
+
+    try:
+        first = None
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"the draining inlet exited with {process.returncode}")
+            try:
+                emitted, lag = sample()
+            except OSError:
+                time.sleep(0.05)
+                continue
+            now = time.monotonic()
+            if first is None and emitted > 0:
+                first = (now, emitted)
+            if first is not None and lag == 0:
+                seconds = max(now - first[0], 1e-3)
+                return {"messages": emitted, "seconds": round(seconds, 2),
+                        "per_s": round((emitted - first[1]) / seconds, 1)}
+            time.sleep(0.05)
+        raise RuntimeError("the backlog did not drain within 180 s")
+    finally:
+        servers.stop(process)
 
 
 class PipelineSampler:
@@ -509,7 +575,7 @@ def parse_args(argv):
     parser.add_argument("--servers", default=",".join(SERVER_ORDER),
                         help="comma-separated subset of nginx,inlet,fastapi")
     parser.add_argument("--filter", action="append", default=[],
-                        help="only scenarios whose label contains this text (repeatable, any matches)")
+                        help="only scenarios whose label contains this text, or is it when it ends in '$' (repeatable, any matches)")
     parser.add_argument("--duration", type=float, help="seconds per throughput run (default 8, quick 3)")
     parser.add_argument("--keep-tmp", action="store_true", help="keep configs, logs and queues")
     parser.add_argument("--compare", metavar="REV",
@@ -587,7 +653,7 @@ def main(argv):
         loadgen = compile_loadgen(args.build_dir)
         matrix = build_matrix(args.quick, wanted, payloads.have_brotli())
         if args.filter:
-            matrix = [s for s in matrix if any(text in s.label for text in args.filter)]
+            matrix = [s for s in matrix if any(label_matches(s.label, text) for text in args.filter)]
         if args.compare and "inlet" in wanted:
             # Interleaved: each inlet scenario is followed by the same one on the other binary, so
             # both meet the same machine state.

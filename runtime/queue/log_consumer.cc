@@ -254,16 +254,19 @@ class LogConsumer final : public Consumer {
   std::uint64_t committed() const noexcept override { return position_.next_offset(); }
 
   // Caught up (the last poll found the end), the end is where reading stopped: nothing to read.
-  // Behind, a second reader follows the log to its end, from where reading is (re-placed there
-  // when it fell behind it, which reads at most one segment), so it reads each record at most once.
+  // Behind, offsets are contiguous and segments are named by their first one, so only the last
+  // segment is counted, by a second reader that follows it: placed at the later of where reading
+  // is and the last segment's start, it reads at most one segment once, then only what is new.
   std::optional<std::uint64_t> lag() override {
     const std::uint64_t from = position_.next_offset();
     if (caught_up_) {
       tail_end_ = std::max(tail_end_, read_end_);
     } else {
-      if (!tail_ || tail_end_ < read_end_) {
-        tail_.emplace(dir_, read_end_);
-        tail_end_ = read_end_;
+      const auto segments = log_format::list_segments(dir_);
+      const std::uint64_t start = std::max(read_end_, segments.empty() ? 0 : segments.back().first);
+      if (!tail_ || tail_end_ < start) {
+        tail_.emplace(dir_, start);
+        tail_end_ = start;
       }
       while (std::optional<LogRecord> record = tail_->next()) tail_end_ = record->offset + 1;
     }
