@@ -362,8 +362,10 @@ void ConsumerNode::Impl::store_outputs(Slot& slot) {
   for (Store& store : slot.stores) {
     if (!store.stored) ++slot.stores_pending;
   }
+  // Deferred: the node thread flushes every output once per turn, so a turn's outputs to a log
+  // are one write (ack: write: written by this thread, with no hand-off to the writer's).
   for (Store& store : slot.stores) {
-    if (!store.stored) store.queue->store(store.message, store);
+    if (!store.stored) store.queue->store_deferred(store.message, store);
   }
 }
 
@@ -446,6 +448,13 @@ void ConsumerNode::Impl::advance_commit() {
 void ConsumerNode::Impl::node_main() {
   std::vector<Event> taken;
   std::vector<ConsumedMessage> fresh;
+  std::vector<Queue*> flushed;  // every queue this node stores to, once
+  for (const NodeOutput& output : outputs) {
+    if (std::find(flushed.begin(), flushed.end(), output.queue) == flushed.end()) flushed.push_back(output.queue);
+  }
+  if (dead_letter && std::find(flushed.begin(), flushed.end(), dead_letter->queue) == flushed.end()) {
+    flushed.push_back(dead_letter->queue);
+  }
   for (;;) {
     Clock::time_point next_wake = Clock::now() + kPollWait;
     for (const auto& slot : window) {
@@ -483,6 +492,7 @@ void ConsumerNode::Impl::node_main() {
     wake_due(Clock::now());
     advance_commit();
     if (!stopping_seen()) start_queued();
+    for (Queue* queue : flushed) queue->flush();
   }
 }
 
