@@ -389,6 +389,20 @@ class SkipScenario(Exception):
     pass
 
 
+def node_progress(admin_port, node):
+    """(outputs stored, lag or None before the first lag is known) of consumer node `node` reading
+    edge `main`, from one scrape of /metrics."""
+    request = b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    _, body = servers.send_raw(admin_port, request, timeout=5)
+    emitted, lag = 0, None
+    for line in body.decode(errors="replace").splitlines():
+        if line.startswith(f'inlet_node_messages_total{{node="{node}",result="emitted"}}'):
+            emitted = int(float(line.rsplit(" ", 1)[1]))
+        elif line.startswith(f'inlet_consumer_lag{{edge="main",consumer="{node}"}}'):
+            lag = int(float(line.rsplit(" ", 1)[1]))
+    return emitted, lag
+
+
 def measure_backlog_drain(server, settings):
     """The processor's own capacity: a consumers-only inlet on the same core, whose node (a new
     consumer, so from offset 0) processes everything the scenario's runs left in the log, timed
@@ -406,18 +420,6 @@ def measure_backlog_drain(server, settings):
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     process = servers.spawn([str(server.binary), "serve", "--config", str(path)], server.workdir / "drain.log",
                             server.cpus)
-    request = b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-
-    def sample():
-        _, body = servers.send_raw(admin_port, request, timeout=5)
-        emitted, lag = 0, None
-        for line in body.decode(errors="replace").splitlines():
-            if line.startswith('inlet_node_messages_total{node="drain",result="emitted"}'):
-                emitted = int(float(line.rsplit(" ", 1)[1]))
-            elif line.startswith('inlet_consumer_lag{edge="main",consumer="drain"}'):
-                lag = int(float(line.rsplit(" ", 1)[1]))
-        return emitted, lag
-
     try:
         first = None
         deadline = time.monotonic() + 180
@@ -425,7 +427,7 @@ def measure_backlog_drain(server, settings):
             if process.poll() is not None:
                 raise RuntimeError(f"the draining inlet exited with {process.returncode}")
             try:
-                emitted, lag = sample()
+                emitted, lag = node_progress(admin_port, "drain")
             except OSError:
                 time.sleep(0.05)
                 continue
@@ -456,15 +458,8 @@ class PipelineSampler:
         self.thread.start()
 
     def sample(self):
-        request = b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-        _, body = servers.send_raw(self.server.admin_port, request, timeout=5)
-        emitted, lag = 0, 0
-        for line in body.decode(errors="replace").splitlines():
-            if line.startswith('inlet_node_messages_total{node="copy",result="emitted"}'):
-                emitted = int(float(line.rsplit(" ", 1)[1]))
-            elif line.startswith('inlet_consumer_lag{edge="main",consumer="copy"}'):
-                lag = int(float(line.rsplit(" ", 1)[1]))
-        return emitted, lag
+        emitted, lag = node_progress(self.server.admin_port, "copy")
+        return emitted, lag or 0
 
     def run(self):
         while not self.stop.wait(0.25):

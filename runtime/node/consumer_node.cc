@@ -196,8 +196,7 @@ bool ConsumerNode::Impl::open_consumer() {
 void ConsumerNode::Impl::reader_main() {
   if (!open_consumer()) return;
   std::vector<ConsumedMessage> batch;
-  bool committed_any = false;
-  std::uint64_t committed_position = 0;
+  std::optional<std::uint64_t> committed;  // the last target this thread committed
   Clock::time_point lag_at{};
   LogThrottle throttle;
   const std::size_t capacity = std::max<std::size_t>(config.concurrency * 2, 16);
@@ -207,18 +206,16 @@ void ConsumerNode::Impl::reader_main() {
     {
       std::unique_lock lock(mu);
       reader_cv.wait_for(lock, kPollWait, [&] {
-        return stopping || in_window < capacity ||
-               (commit_target && (!committed_any || *commit_target != committed_position));
+        return stopping || in_window < capacity || commit_target != committed;
       });
       if (stopping) break;
       target = commit_target;
       room = capacity > in_window ? capacity - in_window : 0;
     }
     try {
-      if (target && (!committed_any || *target != committed_position)) {
+      if (target && target != committed) {
         consumer->commit(*target);
-        committed_any = true;
-        committed_position = *target;
+        committed = target;
       }
       if (Clock::now() - lag_at >= kLagEvery) {
         lag_at = Clock::now();
