@@ -18,6 +18,8 @@
 #include <vector>
 
 #include "runtime/config/node_config.h"
+#include "runtime/delivery/deliverer.h"
+#include "runtime/delivery/delivery_command.h"
 #include "runtime/log.h"
 #include "runtime/node/node_test_command.h"
 #include "runtime/queue/log_consumer.h"
@@ -52,8 +54,10 @@ Usage:
   inlet queue read --dir DIR [--from OFFSET] [--follow]
                                  Print the messages of a log queue, one JSON line each:
                                  {"offset", "tracking_id", "received_at", "message_type", "node",
-                                  ..., "error", "attempts", "scopes", "prev_tracking_ids", "body"}
-                                 (a dead letter has error and attempts). --follow waits for more.
+                                  ..., "error", "attempts", "endpoint", "status", "scopes",
+                                  "prev_tracking_ids", "body"} (a dead letter has error and
+                                 attempts; a delivery node's has endpoint and status too).
+                                 --follow waits for more.
   inlet queue consumers --dir DIR
                                  Each named consumer of a log queue, one JSON line each:
                                  {"consumer", "next_offset", "lag"}.
@@ -68,6 +72,20 @@ Usage:
                                  .inlet/site-packages beside the config), which the node puts on
                                  sys.path. PIP_ARGS go to pip: -- --no-index --find-links ./wheels
                                  The node itself only checks requirements; it never installs.
+  inlet delivery list --config FILE
+                                 Each endpoint of every delivery node, one JSON line: its node,
+                                 input, url, filter, signature scheme, header names, timeout,
+                                 backoff, circuit breaker, concurrency, rate limit and dead
+                                 letter. No secret and no header value is printed.
+  inlet delivery sign --config FILE --endpoint NAME --body FILE [--id ID] [--timestamp SECONDS]
+                                 Print the exact request the endpoint would be sent: request
+                                 line, headers with the signature, body. No network. NAME is the
+                                 endpoint's, or NODE/NAME when several nodes have it. --id and
+                                 --timestamp pin webhook-id/X-Inlet-Tracking-Id and
+                                 webhook-timestamp (default: a new id, now).
+  inlet delivery trigger --config FILE --endpoint NAME --body FILE [--id ID]
+                                 Send that request once now (no retries) and print the answer's
+                                 status, time and first bytes. Exit 0 for a 2xx, else 1.
   inlet --version
   inlet --help
 
@@ -93,7 +111,8 @@ struct Args {
 bool takes_value(std::string_view name) {
   return name == "--config" || name == "--body" || name == "-H" || name == "--header" || name == "--dir" ||
          name == "--from" || name == "--target" || name == "--consumer" || name == "--offset" ||
-         name == "--time" || name == "--node" || name == "--message";
+         name == "--time" || name == "--node" || name == "--message" || name == "--endpoint" ||
+         name == "--id" || name == "--timestamp";
 }
 
 bool parse_args(int argc, char** argv, Args& args, std::string& error) {
@@ -193,7 +212,11 @@ int check(const Args& args) {
     if (config->check_authenticator) config->check_authenticator();
     for (std::size_t i = 0; i < config->nodes.size(); ++i) {
       try {
-        config->nodes[i].make_function();
+        if (config->nodes[i].make_function) {
+          config->nodes[i].make_function();
+        } else {
+          Deliverer(config->nodes[i].name, config->nodes[i].endpoints);  // loads each endpoint's CAs
+        }
       } catch (const std::exception& e) {
         throw std::runtime_error(config->source.string() + ": nodes[" + std::to_string(i) + "] '" +
                                  config->nodes[i].name + "': " + e.what());
@@ -446,6 +469,44 @@ int queue_command(const Args& args) {
   return run_queue_read(*dir, from, args.flag("--follow"), stdout, &g_stop_follow);
 }
 
+int delivery_command(const Args& args) {
+  const std::string verb = args.positional.size() > 1 ? args.positional[1] : "";
+  if (verb != "list" && verb != "sign" && verb != "trigger") {
+    return usage_error("delivery needs list, sign or trigger");
+  }
+  int exit_code = 0;
+  auto config = load_or_report(args, exit_code);
+  if (!config) return exit_code;
+  if (verb == "list") return run_delivery_list(*config, stdout);
+  DeliveryRequestOptions options;
+  const std::string* endpoint = args.get("--endpoint");
+  const std::string* body = args.get("--body");
+  if (endpoint == nullptr) return usage_error("delivery " + verb + " needs --endpoint NAME (or NODE/NAME)");
+  if (body == nullptr) return usage_error("delivery " + verb + " needs --body FILE");
+  options.endpoint = *endpoint;
+  std::ifstream in(*body, std::ios::binary);
+  if (!in) {
+    std::cerr << *body << ": cannot read the body\n";
+    return 1;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  options.body = text.str();
+  if (const std::string* id = args.get("--id")) options.id = *id;
+  if (const std::string* stamp = args.get("--timestamp")) {
+    const std::optional<std::uint64_t> seconds = parse_offset(*stamp);
+    if (!seconds) return usage_error("--timestamp needs Unix seconds, got '" + *stamp + "'");
+    options.timestamp = static_cast<std::int64_t>(*seconds);
+  }
+  try {
+    return verb == "sign" ? run_delivery_sign(*config, options, stdout)
+                          : run_delivery_trigger(*config, options, stdout);
+  } catch (const std::exception& e) {
+    std::cerr << "inlet: " << e.what() << "\n";
+    return 1;
+  }
+}
+
 }  // namespace
 
 int run_cli(int argc, char** argv) {
@@ -467,6 +528,7 @@ int run_cli(int argc, char** argv) {
   if (command == "test") return args.get("--node") != nullptr ? test_node(args) : test_request(args);
   if (command == "queue") return queue_command(args);
   if (command == "requirements") return requirements_command(args);
+  if (command == "delivery") return delivery_command(args);
   return usage_error("unknown command '" + command + "'");
 }
 

@@ -30,6 +30,10 @@ struct Message {
   // A dead letter: why the node gave up on the message, and after how many attempts.
   std::string_view error;
   std::string_view attempts;
+  // A delivery node's dead letter: the endpoint that did not take it, and its last HTTP status
+  // ("0" when none came).
+  std::string_view endpoint;
+  std::string_view status;
   // The partition key, for the one edge being stored to whose queue orders by key (QueueSpec::key):
   // the value at its path; empty when the path is missing, or the edge has none. Not an attribute.
   std::string_view key;
@@ -53,6 +57,8 @@ inline constexpr TextAttribute kTextAttributes[] = {
     {"identity", &Message::identity, true},
     {"error", &Message::error, true},
     {"attempts", &Message::attempts, true},
+    {"endpoint", &Message::endpoint, true},
+    {"status", &Message::status, true},
 };
 
 struct ListAttribute {

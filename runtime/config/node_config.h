@@ -14,6 +14,7 @@
 #include "auth/authenticator.h"
 #include "python/python_function.h"
 #include "runtime/config/config_reader.h"
+#include "runtime/config/delivery_config.h"
 #include "runtime/ip_range.h"
 #include "runtime/queue/consumer.h"
 #include "runtime/queue/queue.h"
@@ -55,7 +56,7 @@ struct EdgeConfig {
   std::uint64_t route = 0;  // a router's output: taken when bitmap & route == route
 };
 
-enum class ConsumerKind : std::uint8_t { kProcessor, kRouter };
+enum class ConsumerKind : std::uint8_t { kProcessor, kRouter, kDelivery };
 
 // One entry of `nodes:`: a consumer node that reads `input` and writes its outputs.
 struct ConsumerNodeConfig {
@@ -63,7 +64,7 @@ struct ConsumerNodeConfig {
   ConsumerKind kind = ConsumerKind::kProcessor;
   std::string input;       // the input edge's name
   QueueSpec input_queue;   // how to read it
-  std::function<std::unique_ptr<python::PythonFunction>()> make_function;
+  std::function<std::unique_ptr<python::PythonFunction>()> make_function;  // empty for delivery
   std::vector<std::string> requirements;  // the function's pip specifiers
   std::string site_packages;              // where `inlet requirements install` puts them
   std::string send_message_type = "echo.json";
@@ -72,7 +73,8 @@ struct ConsumerNodeConfig {
   std::chrono::milliseconds retry_backoff{100};      // the first retry's wait, doubled each time
   std::chrono::milliseconds retry_backoff_max{10000};
   std::vector<EdgeConfig> edges;        // outputs, with filters (processor) or routes (router)
-  std::optional<EdgeConfig> dead_letter;
+  std::vector<DeliveryEndpointConfig> endpoints;  // a delivery node's; it has no edges
+  std::optional<EdgeConfig> dead_letter;  // required for a delivery node
 };
 
 struct NodeConfig {
@@ -155,6 +157,11 @@ void parse_python_function(ConfigMap& section, const std::filesystem::path& conf
                            python::PythonFunctionOptions& options);
 // Where context.logger's records go: log lines named `event`, with `node` when not empty.
 std::function<void(int, const std::string&)> python_log_sink(std::string event, std::string node);
+// A delivery endpoint's `signature:` {scheme, secret | secret_env | secret_file, hmac's keys}.
+std::shared_ptr<const auth::Signer> parse_signature(ConfigMap& section);
+// A delivery node's `endpoints:`; relative CA files are from `config_dir`.
+std::vector<DeliveryEndpointConfig> parse_delivery_endpoints(ConfigMap& node,
+                                                             const std::filesystem::path& config_dir);
 // `nodes:`; `edges` are the webhook node's (an input may name one of them).
 std::vector<ConsumerNodeConfig> parse_consumer_nodes(ConfigMap& root, const NodeConfig& config,
                                                      const YAML::Node& tenant_config);

@@ -51,6 +51,7 @@
 #include "auth/basic_verifier.h"
 #include "auth/bearer_verifier.h"
 #include "auth/hmac_verifier.h"
+#include "auth/signer.h"
 #include "auth/slack_verifier.h"
 #include "auth/standard_webhooks_verifier.h"
 #include "auth/stripe_verifier.h"
@@ -206,14 +207,8 @@ std::shared_ptr<auth::Authenticator> parse_bearer(ConfigMap& map) {
   return std::make_shared<auth::BearerVerifier>(tokens, realm);
 }
 
-std::shared_ptr<auth::Authenticator> parse_hmac(ConfigMap& map, bool github) {
-  if (github) {
-    only_keys(map, {"type", "secret", "secret_env", "secret_file", "secrets"});
-    std::vector<Secret> secrets = read_signing_secrets(map);
-    return std::make_shared<auth::HmacVerifier>(auth::github_hmac_options(), values(secrets));
-  }
-  only_keys(map, {"type", "header", "algorithm", "encoding", "prefix", "secret", "secret_env",
-                  "secret_file", "secrets"});
+// header, algorithm, encoding, prefix: a generic hmac signature, verified or signed alike.
+auth::HmacOptions read_hmac_options(ConfigMap& map) {
   auth::HmacOptions options;
   options.header = map.required_string("header");
   options.algorithm = map.choice("algorithm", "sha256", {"sha1", "sha256"}) == "sha1"
@@ -223,6 +218,18 @@ std::shared_ptr<auth::Authenticator> parse_hmac(ConfigMap& map, bool github) {
                          ? auth::SignatureEncoding::kBase64
                          : auth::SignatureEncoding::kHex;
   options.prefix = map.string("prefix", "");
+  return options;
+}
+
+std::shared_ptr<auth::Authenticator> parse_hmac(ConfigMap& map, bool github) {
+  if (github) {
+    only_keys(map, {"type", "secret", "secret_env", "secret_file", "secrets"});
+    std::vector<Secret> secrets = read_signing_secrets(map);
+    return std::make_shared<auth::HmacVerifier>(auth::github_hmac_options(), values(secrets));
+  }
+  only_keys(map, {"type", "header", "algorithm", "encoding", "prefix", "secret", "secret_env",
+                  "secret_file", "secrets"});
+  auth::HmacOptions options = read_hmac_options(map);
   std::vector<Secret> secrets = read_signing_secrets(map);
   return std::make_shared<auth::HmacVerifier>(std::move(options), values(secrets));
 }
@@ -320,6 +327,35 @@ std::shared_ptr<auth::Authenticator> parse_verifier(ConfigMap& verifier) {
     // The checks above should leave nothing for the constructors to refuse; if one does, still
     // point at the verifier.
     verifier.fail("type", e.what());
+  }
+}
+
+// A delivery endpoint's `signature:` (CONTRACT.md section 6), with the verifiers' secret keys.
+std::shared_ptr<const auth::Signer> parse_signature(ConfigMap& section) {
+  const std::string scheme =
+      section.choice("scheme", "", {"servo", "standard_webhooks", "github", "hmac"});
+  if (scheme.empty()) section.fail("scheme", "is required: servo, standard_webhooks, github or hmac");
+  auth::HmacOptions options;
+  if (scheme == "hmac") {
+    options = read_hmac_options(section);
+    if (options.prefix.size() > auth::Signer::kMaxPrefix) section.fail("prefix", "is at most 64 characters");
+  } else {
+    for (const char* key : {"header", "algorithm", "encoding", "prefix"}) {
+      if (section.has(key)) section.fail(key, "is for scheme: hmac; " + scheme + " sets its own");
+    }
+  }
+  only_keys(section, {"scheme", "header", "algorithm", "encoding", "prefix", "secret", "secret_env",
+                      "secret_file"});
+  std::optional<Secret> secret = read_secret(section, "secret", "secret_env", "secret_file");
+  if (!secret) section.fail("secret", "is required (or secret_env, secret_file)");
+  const auth::SignatureScheme kind = scheme == "servo"               ? auth::SignatureScheme::kServo
+                                     : scheme == "standard_webhooks" ? auth::SignatureScheme::kStandardWebhooks
+                                     : scheme == "github"            ? auth::SignatureScheme::kGithub
+                                                                     : auth::SignatureScheme::kHmac;
+  try {
+    return std::make_shared<const auth::Signer>(kind, secret->value, std::move(options));
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(secret->path, e.what(), secret->line);
   }
 }
 

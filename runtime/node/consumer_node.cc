@@ -5,8 +5,11 @@
 #include <deque>
 #include <mutex>
 #include <random>
+
+#include <simdjson.h>
 #include <thread>
 
+#include "runtime/delivery/deliverer.h"
 #include "runtime/log.h"
 #include "runtime/node/node_outputs.h"
 
@@ -45,7 +48,7 @@ struct ConsumerNode::Impl {
     void on_stored(StoreStatus status) noexcept override;
   };
 
-  struct Slot final : python::FunctionCallback {
+  struct Slot final : python::FunctionCallback, DeliveryCallback {
     // kQueued: read, waiting for one of the `concurrency` places in flight.
     enum class State : std::uint8_t { kQueued, kCalling, kStoring, kWaiting, kDone };
     Impl* node = nullptr;
@@ -67,8 +70,15 @@ struct ConsumerNode::Impl {
     std::vector<std::string> prev_tracking_ids;
     std::deque<Store> stores;  // deque: stable addresses while it grows
     std::size_t stores_pending = 0;
+    // A delivery node's: the id every endpoint sees on every try (X-Inlet-Tracking-Id,
+    // webhook-id), and each dead letter's endpoint and status.
+    std::string delivery_id;
+    std::vector<EndpointFailure> failures;
+    std::vector<std::string> failure_statuses;
+    std::vector<std::string> failure_attempts;
 
     void on_function_done(python::FunctionResult&& result) noexcept override;
+    void on_delivery_done(DeliveryOutcome&& outcome) noexcept override;
   };
 
   // What the interpreter and the queues hand the node thread.
@@ -77,6 +87,7 @@ struct ConsumerNode::Impl {
     Store* store = nullptr;  // set for a store's answer
     StoreStatus status = StoreStatus::kStored;
     python::FunctionResult result;
+    std::optional<DeliveryOutcome> delivery;  // set for a delivery's answer
   };
 
   Impl(std::shared_ptr<const NodeConfig> owner_config, const ConsumerNodeConfig& node_config,
@@ -85,7 +96,10 @@ struct ConsumerNode::Impl {
         config(node_config),
         outputs(std::move(node_outputs)),
         dead_letter(dead_letter_output),
-        function(config.make_function()),
+        function(config.make_function ? config.make_function() : nullptr),
+        deliverer(config.kind == ConsumerKind::kDelivery
+                      ? std::make_unique<Deliverer>(config.name, config.endpoints)
+                      : nullptr),
         random(std::random_device{}()) {}
 
   void post(Event&& event) {
@@ -107,9 +121,12 @@ struct ConsumerNode::Impl {
   void start_queued();
   void call(Slot& slot);
   void on_result(Slot& slot, python::FunctionResult&& result);
+  void deliver(Slot& slot);
+  void on_delivered(Slot& slot, DeliveryOutcome&& outcome);
   void fail(Slot& slot, std::string error);
   void store_outputs(Slot& slot);
   void store_dead_letter(Slot& slot);
+  void fill_dead_letter(const Slot& slot, Message& message) const;
   void on_store(Slot& slot, Store& store, StoreStatus status);
   void finish(Slot& slot, NodeResult result);
   void wake_due(Clock::time_point now);
@@ -123,7 +140,8 @@ struct ConsumerNode::Impl {
   const ConsumerNodeConfig& config;
   std::vector<NodeOutput> outputs;
   std::optional<NodeOutput> dead_letter;
-  std::unique_ptr<python::PythonFunction> function;
+  std::unique_ptr<python::PythonFunction> function;  // processor and router
+  std::unique_ptr<Deliverer> deliverer;              // delivery
   NodeMetrics metrics;
 
   std::unique_ptr<Consumer> consumer;  // the reader thread's, then stop()'s once it has joined
@@ -156,11 +174,15 @@ struct ConsumerNode::Impl {
 };
 
 void ConsumerNode::Impl::Slot::on_function_done(python::FunctionResult&& result) noexcept {
-  node->post(Event{this, nullptr, StoreStatus::kStored, std::move(result)});
+  node->post(Event{this, nullptr, StoreStatus::kStored, std::move(result), std::nullopt});
+}
+
+void ConsumerNode::Impl::Slot::on_delivery_done(DeliveryOutcome&& outcome) noexcept {
+  node->post(Event{this, nullptr, StoreStatus::kStored, {}, std::move(outcome)});
 }
 
 void ConsumerNode::Impl::Store::on_stored(StoreStatus status) noexcept {
-  slot->node->post(Event{slot, this, status, {}});
+  slot->node->post(Event{slot, this, status, {}, std::nullopt});
 }
 
 void ConsumerNode::Impl::set_not_ready(std::string reason) {
@@ -256,7 +278,79 @@ void ConsumerNode::Impl::call(Slot& slot) {
   slot.state = Slot::State::kCalling;
   ++slot.attempts;
   slot.called_at = Clock::now();
+  if (deliverer) {
+    deliver(slot);
+    return;
+  }
   function->call(slot.input.body, config.input, slot);
+}
+
+void ConsumerNode::Impl::deliver(Slot& slot) {
+  std::uint64_t mask = 0;
+  bool parsed = false;
+  for (std::size_t e = 0; e < config.endpoints.size(); ++e) {
+    const Filter* filter = config.endpoints[e].filter.get();
+    if (filter != nullptr && !parsed) {
+      // Room for simdjson's padding, so validating makes no copy.
+      slot.input.body.reserve(slot.input.body.size() + simdjson::SIMDJSON_PADDING);
+      if (!validator.validate(slot.input.body)) {
+        fail(slot, "the input is not JSON, so the endpoints' filters cannot run: " +
+                       std::string(validator.error()));
+        return;
+      }
+      parsed = true;
+    }
+    if (filter == nullptr || filter->matches(validator.root())) mask |= std::uint64_t{1} << e;
+  }
+  if (mask == 0) {
+    finish(slot, NodeResult::kFiltered);
+    return;
+  }
+  // The same id on every try and after a restart: the receiver's key to drop duplicates.
+  slot.delivery_id = !slot.attributes.tracking_id.empty()
+                         ? slot.attributes.tracking_id
+                         : config.input + "-" + std::to_string(slot.input.position);
+  deliverer->deliver(slot.input.body, slot.delivery_id, mask, slot);
+}
+
+void ConsumerNode::Impl::on_delivered(Slot& slot, DeliveryOutcome&& outcome) {
+  metrics.stages[static_cast<std::size_t>(NodeStage::kFunction)].observe(Clock::now() - slot.called_at);
+  if (outcome.stopped) {
+    // Never finished: not committed, so delivered again after a restart.
+    slot.state = Slot::State::kWaiting;
+    slot.retry_call = true;
+    slot.wake_at = Clock::time_point::max();
+    return;
+  }
+  if (outcome.failures.empty()) {
+    finish(slot, NodeResult::kEmitted);
+    return;
+  }
+  // One dead letter for each endpoint that did not take the message.
+  slot.failures = std::move(outcome.failures);
+  slot.failure_statuses.clear();
+  slot.attempts_text.clear();
+  slot.stores.clear();
+  slot.dead_lettering = true;
+  for (const EndpointFailure& failure : slot.failures) slot.failure_statuses.push_back(std::to_string(failure.status));
+  std::uint32_t most_attempts = 0;
+  for (const EndpointFailure& failure : slot.failures) most_attempts = std::max(most_attempts, failure.attempts);
+  slot.attempts = most_attempts;
+  slot.error = slot.failures.front().error;
+  slot.failure_attempts.clear();
+  for (const EndpointFailure& failure : slot.failures) slot.failure_attempts.push_back(std::to_string(failure.attempts));
+  for (std::size_t i = 0; i < slot.failures.size(); ++i) {
+    Store& store = slot.stores.emplace_back();
+    store.slot = &slot;
+    store.queue = dead_letter->queue;
+    fill_dead_letter(slot, store.message);
+    store.message.error = slot.failures[i].error;
+    store.message.attempts = slot.failure_attempts[i];
+    store.message.endpoint = config.endpoints[slot.failures[i].endpoint].name;
+    store.message.status = slot.failure_statuses[i];
+  }
+  slot.stores_started_at = Clock::now();
+  store_outputs(slot);
 }
 
 void ConsumerNode::Impl::on_result(Slot& slot, python::FunctionResult&& result) {
@@ -335,7 +429,15 @@ void ConsumerNode::Impl::store_dead_letter(Slot& slot) {
   Store& store = slot.stores.emplace_back();
   store.slot = &slot;
   store.queue = dead_letter->queue;
-  Message& m = store.message;
+  fill_dead_letter(slot, store.message);
+  store.message.error = slot.error;
+  store.message.attempts = slot.attempts_text;
+  slot.stores_started_at = Clock::now();
+  store_outputs(slot);
+}
+
+// A dead letter is the input as it came, with its attributes, and why.
+void ConsumerNode::Impl::fill_dead_letter(const Slot& slot, Message& m) const {
   m.body = slot.input.body;
   m.tracking_id = slot.attributes.tracking_id;
   m.message_type = slot.attributes.message_type;
@@ -347,10 +449,6 @@ void ConsumerNode::Impl::store_dead_letter(Slot& slot) {
   m.identity = slot.attributes.identity;
   m.scopes = slot.attributes.scopes;
   m.prev_tracking_ids = slot.attributes.prev_tracking_ids;
-  m.error = slot.error;
-  m.attempts = slot.attempts_text;
-  slot.stores_started_at = Clock::now();
-  store_outputs(slot);
 }
 
 void ConsumerNode::Impl::store_outputs(Slot& slot) {
@@ -481,6 +579,8 @@ void ConsumerNode::Impl::node_main() {
     for (Event& event : taken) {
       if (event.store != nullptr) {
         on_store(*event.slot, *event.store, event.status);
+      } else if (event.delivery) {
+        on_delivered(*event.slot, std::move(*event.delivery));
       } else {
         on_result(*event.slot, std::move(event.result));
       }
@@ -520,6 +620,7 @@ ConsumerNode::~ConsumerNode() {
 void ConsumerNode::start() {
   Impl& impl = *impl_;
   impl.started = true;
+  if (impl.deliverer) impl.deliverer->start();
   impl.worker = std::thread([&impl] { impl.node_main(); });
   impl.reader = std::thread([&impl] { impl.reader_main(); });
 }
@@ -536,6 +637,8 @@ void ConsumerNode::stop() {
   impl.node_cv.notify_all();
   // Set `stopping` first: a reader that opens its consumer after this load sees it before polling.
   if (Consumer* consumer = impl.consumer_ptr.load()) consumer->stop();
+  // Its requests in flight end now, each answered `stopped`, so the node thread can leave.
+  if (impl.deliverer) impl.deliverer->stop();
   impl.reader.join();
   impl.worker.join();
   // Both threads are gone: the consumer is this thread's now. What finished is committed; the
@@ -554,11 +657,66 @@ void ConsumerNode::stop() {
 const std::string& ConsumerNode::name() const noexcept { return impl_->config.name; }
 const std::string& ConsumerNode::input() const noexcept { return impl_->config.input; }
 const NodeMetrics& ConsumerNode::metrics() const noexcept { return impl_->metrics; }
+const ConsumerNodeConfig& ConsumerNode::config() const noexcept { return impl_->config; }
+const Deliverer* ConsumerNode::deliverer() const noexcept { return impl_->deliverer.get(); }
 
 std::string ConsumerNode::not_ready_reason() const {
   std::lock_guard lock(impl_->ready_mu);
   return impl_->not_ready.empty() ? std::string() : "node '" + impl_->config.name + "': " + impl_->not_ready;
 }
+
+namespace {
+
+// inlet_delivery_attempts_total, inlet_delivery_duration_seconds, inlet_delivery_dead_letters_total
+// and inlet_endpoint_state, for every endpoint of every delivery node.
+void append_delivery_metrics(std::string& out, const std::vector<std::unique_ptr<ConsumerNode>>& nodes) {
+  std::vector<std::pair<const ConsumerNode*, std::size_t>> endpoints;
+  for (const auto& node : nodes) {
+    if (node->deliverer() == nullptr) continue;
+    for (std::size_t e = 0; e < node->config().endpoints.size(); ++e) endpoints.emplace_back(node.get(), e);
+  }
+  if (endpoints.empty()) return;
+  const auto labels_of = [](const ConsumerNode& node, std::size_t e) {
+    return "node=\"" + escape_label(node.name()) + "\",endpoint=\"" +
+           escape_label(node.config().endpoints[e].name) + "\"";
+  };
+  append_metric_header(out, "inlet_delivery_attempts_total", "counter",
+                       "Tries of a delivery endpoint, by how each ended.");
+  for (const auto& [node, e] : endpoints) {
+    const EndpointMetrics& m = node->deliverer()->metrics(e);
+    for (std::size_t r = 0; r < static_cast<std::size_t>(AttemptOutcome::kCount); ++r) {
+      append_sample(out, "inlet_delivery_attempts_total",
+                    labels_of(*node, e) + ",result=\"" + std::string(kAttemptOutcomeNames[r]) + "\"",
+                    m.attempts[r].get());
+    }
+  }
+  append_metric_header(out, "inlet_delivery_dead_letters_total", "counter",
+                       "Messages an endpoint did not take, sent to the node's dead letter.");
+  for (const auto& [node, e] : endpoints) {
+    append_sample(out, "inlet_delivery_dead_letters_total", labels_of(*node, e),
+                  node->deliverer()->metrics(e).dead_letters.get());
+  }
+  append_metric_header(out, "inlet_endpoint_state", "gauge",
+                       "1 for the endpoint's circuit state: closed, open (paused after failures) or "
+                       "disabled (it answered 410 Gone).");
+  for (const auto& [node, e] : endpoints) {
+    const EndpointState state = node->deliverer()->metrics(e).state.load(std::memory_order_relaxed);
+    for (std::size_t st = 0; st < static_cast<std::size_t>(EndpointState::kCount); ++st) {
+      append_sample(out, "inlet_endpoint_state",
+                    labels_of(*node, e) + ",state=\"" + std::string(kEndpointStateNames[st]) + "\"",
+                    std::uint64_t{static_cast<std::size_t>(state) == st});
+    }
+  }
+  append_metric_header(out, "inlet_delivery_duration_seconds", "histogram",
+                       "One try of a delivery endpoint: connect (when no pooled connection is idle), "
+                       "write and read the answer.");
+  for (const auto& [node, e] : endpoints) {
+    append_histogram(out, "inlet_delivery_duration_seconds", labels_of(*node, e),
+                     node->deliverer()->metrics(e).duration);
+  }
+}
+
+}  // namespace
 
 void append_node_metrics(std::string& out, const std::vector<std::unique_ptr<ConsumerNode>>& nodes) {
   if (nodes.empty()) return;
@@ -589,6 +747,7 @@ void append_node_metrics(std::string& out, const std::vector<std::unique_ptr<Con
     append_sample(out, "inlet_node_retries_total", labels, node->metrics().retries.get());
     append_sample(out, "inlet_node_backpressure_total", labels, node->metrics().backpressure.get());
   }
+  append_delivery_metrics(out, nodes);
   append_metric_header(out, "inlet_node_stage_duration_seconds", "histogram",
                        "A node's stages: the function call, storing the outputs, poll to done.");
   for (const auto& node : nodes) {

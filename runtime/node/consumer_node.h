@@ -24,6 +24,8 @@
 
 namespace inlet::runtime {
 
+class Deliverer;
+
 // How a message ended, for inlet_node_messages_total{node,result}.
 enum class NodeResult : std::uint8_t { kEmitted, kFiltered, kFailed, kDeadLettered, kCount };
 inline constexpr std::string_view kNodeResultNames[] = {"emitted", "filtered", "failed",
@@ -70,6 +72,8 @@ class ConsumerNode {
   // Empty while the node reads its input; else why not ("cannot reach input 'raw': ...").
   std::string not_ready_reason() const;
   const NodeMetrics& metrics() const noexcept;
+  const ConsumerNodeConfig& config() const noexcept;
+  const Deliverer* deliverer() const noexcept;  // a delivery node's engine; else null
 
  private:
   struct Impl;
@@ -77,7 +81,8 @@ class ConsumerNode {
 };
 
 // inlet_consumer_lag, inlet_node_messages_total, inlet_node_stage_duration_seconds,
-// inlet_node_retries_total and inlet_node_backpressure_total, for every node.
+// inlet_node_retries_total and inlet_node_backpressure_total, for every node; a delivery node's
+// endpoints' inlet_delivery_* and inlet_endpoint_state.
 void append_node_metrics(std::string& out, const std::vector<std::unique_ptr<ConsumerNode>>& nodes);
 
 }  // namespace inlet::runtime

@@ -231,8 +231,8 @@ def test_queue_read_from_an_offset(tmp_path):
         lines = [json.loads(line) for line in out.splitlines()]
         assert [(line["offset"], line["tracking_id"]) for line in lines] == [(4, ids[4]), (5, ids[5])]
         assert list(lines[0]) == ["offset", "tracking_id", "received_at", "message_type", "node", "tenant", "content_type",
-                                  "user", "identity", "error", "attempts", "scopes", "prev_tracking_ids",
-                                  "body"]
+                                  "user", "identity", "error", "attempts", "endpoint", "status", "scopes",
+                                  "prev_tracking_ids", "body"]
         assert lines[0]["body"] == {"i": 4, "s": " spaced "}
         assert '"body":{"i":4,"s":" spaced "}' in out.splitlines()[0], "the body is printed minified"
         code, out, _ = run("queue", "read", "--dir", node.queue_dir)

@@ -18,11 +18,12 @@ ALLOWED = {
     "runtime/route": {"runtime/base", "codecs"},
     "runtime/queue": {"runtime/base", "codecs"},
     "runtime/config": {"runtime/route", "runtime/queue", "runtime/base", "auth", "python", "codecs"},
-    "runtime/node": {"runtime/config", "runtime/route", "runtime/queue", "runtime/base", "auth", "python",
+    "runtime/delivery": {"runtime/config", "runtime/route", "runtime/base", "auth", "codecs"},
+    "runtime/node": {"runtime/delivery", "runtime/config", "runtime/route", "runtime/queue", "runtime/base", "auth", "python",
                      "codecs"},
-    "runtime/server": {"runtime/node", "runtime/config", "runtime/route", "runtime/queue", "runtime/base",
+    "runtime/server": {"runtime/delivery", "runtime/node", "runtime/config", "runtime/route", "runtime/queue", "runtime/base",
                        "auth", "python", "codecs"},
-    "runtime/entry": {"runtime/server", "runtime/node", "runtime/config", "runtime/route", "runtime/queue", "runtime/base",
+    "runtime/entry": {"runtime/server", "runtime/delivery", "runtime/node", "runtime/config", "runtime/route", "runtime/queue", "runtime/base",
                       "auth", "python", "codecs"},
 }
 ENTRY = {"cli.h", "cli.cc", "main.cc"}
