@@ -183,21 +183,29 @@ int serve(const Args& args) {
   }
 }
 
+// A file named on the command line, whole; false after saying which file and what it was for.
+bool read_whole_file(const std::string& path, std::string_view what, std::string& out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::cerr << path << ": cannot read " << what << "\n";
+    return false;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  out = text.str();
+  return true;
+}
+
 int test_node(const Args& args) {
   const std::string* message_path = args.get("--message");
   if (message_path == nullptr) return usage_error("test --node needs --message FILE");
   int exit_code = 0;
   auto config = load_or_report(args, exit_code);
   if (!config) return exit_code;
-  std::ifstream in(*message_path, std::ios::binary);
-  if (!in) {
-    std::cerr << *message_path << ": cannot read the message\n";
-    return 1;
-  }
-  std::ostringstream message;
-  message << in.rdbuf();
+  std::string message;
+  if (!read_whole_file(*message_path, "the message", message)) return 1;
   try {
-    return run_node_test(*config, *args.get("--node"), message.str(), stdout);
+    return run_node_test(*config, *args.get("--node"), message, stdout);
   } catch (const std::exception& e) {
     std::cerr << e.what() << "\n";
     return 1;
@@ -484,14 +492,7 @@ int delivery_command(const Args& args) {
   if (endpoint == nullptr) return usage_error("delivery " + verb + " needs --endpoint NAME (or NODE/NAME)");
   if (body == nullptr) return usage_error("delivery " + verb + " needs --body FILE");
   options.endpoint = *endpoint;
-  std::ifstream in(*body, std::ios::binary);
-  if (!in) {
-    std::cerr << *body << ": cannot read the body\n";
-    return 1;
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  options.body = text.str();
+  if (!read_whole_file(*body, "the body", options.body)) return 1;
   if (const std::string* id = args.get("--id")) options.id = *id;
   if (const std::string* stamp = args.get("--timestamp")) {
     const std::optional<std::uint64_t> seconds = parse_offset(*stamp);
