@@ -63,6 +63,8 @@ struct Deliverer::Impl {
     std::size_t endpoint = 0;
     std::uint32_t attempts = 0;
     Clock::time_point first_try;
+    unsigned last_status = 0;  // of the last try that failed, for the dead letter
+    std::string last_error;
     std::unique_ptr<asio::steady_timer> retry_timer;
   };
 
@@ -111,6 +113,7 @@ struct Deliverer::Impl {
   void take_inbox();
   void begin(std::unique_ptr<Delivery> delivery);
   void pump(Endpoint& endpoint);
+  bool give_up_past_max_time(Endpoint& endpoint);
   void arm(Endpoint& endpoint, Clock::time_point when);
   asio::awaitable<void> attempt(Endpoint& endpoint, Task& task, bool probe);
   void retry_or_fail(Endpoint& endpoint, Task& task, const AttemptResult& result);
@@ -197,6 +200,28 @@ void Deliverer::Impl::arm(Endpoint& endpoint, Clock::time_point when) {
   });
 }
 
+// While the circuit is open, a message that has had tries and whose max_time ends before the
+// pause does gives up now rather than wait for a try it may not make. One that has not had its
+// first try waits: max_time counts from the first try. True when it failed any.
+bool Deliverer::Impl::give_up_past_max_time(Endpoint& endpoint) {
+  const BackoffConfig& backoff = endpoint.config.backoff;
+  bool failed = false;
+  for (auto it = endpoint.ready.begin(); it != endpoint.ready.end();) {
+    Task& task = **it;
+    if (task.attempts == 0 || endpoint.open_until - task.first_try <= backoff.max_time) {
+      ++it;
+      continue;
+    }
+    it = endpoint.ready.erase(it);
+    failed = true;
+    fail(task, task.last_status,
+         "gave up after " + std::to_string(task.attempts) + (task.attempts == 1 ? " try" : " tries") +
+             ": the circuit is open past max_time (" + format_duration(backoff.max_time) + "): " +
+             task.last_error);
+  }
+  return failed;
+}
+
 void Deliverer::Impl::pump(Endpoint& endpoint) {
   const DeliveryEndpointConfig& config = endpoint.config;
   while (!endpoint.ready.empty()) {
@@ -210,6 +235,7 @@ void Deliverer::Impl::pump(Endpoint& endpoint) {
     const Clock::time_point now = Clock::now();
     if (endpoint.circuit == Circuit::kOpen) {
       if (now < endpoint.open_until) {
+        if (give_up_past_max_time(endpoint)) continue;
         arm(endpoint, endpoint.open_until);
         return;
       }
@@ -279,6 +305,8 @@ asio::awaitable<void> Deliverer::Impl::attempt(Endpoint& endpoint, Task& task, b
 void Deliverer::Impl::retry_or_fail(Endpoint& endpoint, Task& task, const AttemptResult& result) {
   const BackoffConfig& backoff = endpoint.config.backoff;
   const std::string error = describe(result);
+  task.last_status = result.status;
+  task.last_error = error;
   if (task.attempts >= backoff.max_tries) {
     fail(task, result.status,
          "gave up after " + std::to_string(task.attempts) + (task.attempts == 1 ? " try: " : " tries: ") + error);
@@ -404,6 +432,21 @@ void Deliverer::deliver(std::string_view body, std::string_view tracking_id, std
     return;
   }
   if (post) asio::post(impl.io, [&impl] { impl.take_inbox(); });
+}
+
+void Deliverer::enable_disabled_endpoints() {
+  Impl& impl = *impl_;
+  asio::post(impl.io, [&impl] {
+    for (auto& endpoint : impl.endpoints) {
+      if (!endpoint->disabled) continue;
+      endpoint->disabled = false;
+      endpoint->metrics.state.store(
+          endpoint->circuit == Impl::Circuit::kClosed ? EndpointState::kClosed : EndpointState::kOpen,
+          std::memory_order_relaxed);
+      log_info("endpoint_enabled", {{"node", impl.node}, {"endpoint", endpoint->config.name},
+                                    {"detail", "the reload ends the 410's disabling"}});
+    }
+  });
 }
 
 const EndpointMetrics& Deliverer::metrics(std::size_t endpoint) const noexcept {

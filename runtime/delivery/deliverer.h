@@ -85,6 +85,9 @@ class Deliverer {
   void deliver(std::string_view body, std::string_view tracking_id, std::uint64_t endpoint_mask,
                DeliveryCallback& callback);
 
+  // A reload's part: endpoints disabled by a 410 take messages again. Any thread.
+  void enable_disabled_endpoints();
+
   const EndpointMetrics& metrics(std::size_t endpoint) const noexcept;
 
  private:

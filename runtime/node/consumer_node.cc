@@ -660,6 +660,10 @@ const NodeMetrics& ConsumerNode::metrics() const noexcept { return impl_->metric
 const ConsumerNodeConfig& ConsumerNode::config() const noexcept { return impl_->config; }
 const Deliverer* ConsumerNode::deliverer() const noexcept { return impl_->deliverer.get(); }
 
+void ConsumerNode::on_config_reloaded() {
+  if (impl_->deliverer) impl_->deliverer->enable_disabled_endpoints();
+}
+
 std::string ConsumerNode::not_ready_reason() const {
   std::lock_guard lock(impl_->ready_mu);
   return impl_->not_ready.empty() ? std::string() : "node '" + impl_->config.name + "': " + impl_->not_ready;

@@ -67,6 +67,10 @@ class ConsumerNode {
   // waits for a retry, is read again after a restart. Idempotent.
   void stop();
 
+  // After a successful config reload (the nodes themselves are built once): a delivery node's
+  // endpoints disabled by a 410 are enabled again, as the contract says.
+  void on_config_reloaded();
+
   const std::string& name() const noexcept;
   const std::string& input() const noexcept;
   // Empty while the node reads its input; else why not ("cannot reach input 'raw': ...").

@@ -182,6 +182,7 @@ void Server::Impl::reload(std::string_view trigger) {
   for (auto& worker : workers) {
     asio::post(worker->io(), [w = worker.get(), built] { w->set_pipeline(built); });
   }
+  for (auto& node : nodes) node->on_config_reloaded();
   ++reloads.ok;
   log_info("reloaded", {{"trigger", trigger},
                         {"edges", static_cast<int>(built->edges.size())},

@@ -594,13 +594,14 @@ TEST(QueueReadCommand, PrintsOneJsonLinePerMessageWithTheBodyMinified) {
             "\"received_at\":\"2026-11-22T13:40:02.123456Z\",\"message_type\":\"echo.json\","
             "\"node\":\"edge-1\",\"tenant\":null,"
             "\"content_type\":\"application/json\",\"user\":null,\"identity\":null,\"error\":null,"
-            "\"attempts\":null,\"scopes\":[],\"prev_tracking_ids\":[],"
+            "\"attempts\":null,\"endpoint\":null,\"status\":null,\"scopes\":[],"
+            "\"prev_tracking_ids\":[],"
             "\"body\":{\"a\":[1,2.50],\"s\":\"x y\"}}\n"
             "{\"offset\":1,\"tracking_id\":\"00000000000000000000000000000002\","
             "\"received_at\":\"2026-11-22T13:40:02.123456Z\",\"message_type\":\"echo.json\","
             "\"node\":\"edge-1\",\"tenant\":null,"
             "\"content_type\":\"application/json\",\"user\":\"alice\",\"identity\":\"key-1\","
-            "\"error\":null,\"attempts\":null,"
+            "\"error\":null,\"attempts\":null,\"endpoint\":null,\"status\":null,"
             "\"scopes\":[\"read\",\"write\"],\"prev_tracking_ids\":[],\"body\":\"not json\"}\n");
   const std::string from_one = read_command_output(dir.path(), 1, &rc);
   EXPECT_EQ(rc, 0);

@@ -276,7 +276,8 @@ def test_config_errors_name_the_file_line_and_key(tmp_path):
           "processor": {"inline": "def processor(*, context, message):\n    return None\n"},
           "edges": [{"name": "o", "queue": {"type": "log", "dir": "o"}}]},
          "the function must accept the keyword argument 'source'"),
-        ({"name": "n", "kind": "delivery", "input": "main"}, "nodes[0].kind: delivery nodes are not built yet"),
+        ({"name": "n", "kind": "delivery", "input": "main"},
+         "nodes[0].endpoints: must list at least one endpoint: {name, url}"),
     ]
     for node, expected in cases:
         path = tmp_path / "node.yaml"
