@@ -19,6 +19,7 @@ import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+import delivery
 import payloads
 import report
 import servers
@@ -385,6 +386,28 @@ def run_scenario(scenario, index, settings, context, progress):
     return result
 
 
+DELIVERY_LABEL = "inlet delivery"
+
+
+def run_delivery_scenario(settings, context, progress):
+    """bench/delivery.py's measurement, as a result dict with a status like the matrix's."""
+    result = {"label": DELIVERY_LABEL, "status": "ok", "note": ""}
+    if context["inlet_missing"]:
+        result.update(status="not available", note=context["inlet_missing"])
+        return result
+    manifest = context["requests"].manifest("tiny", "identity", False)
+    try:
+        result.update(delivery.measure(context["inlet_binary"], manifest, settings,
+                                       Path(context["tmp"]) / "delivery", run_wrk,
+                                       lambda server: Scenario(server, "tiny"), progress.line))
+        if result["lost"] or result["dead_lettered"]:
+            result.update(status="failed", note=f"{result['lost']} lost, {result['dead_lettered']} dead letters")
+    except (RuntimeError, OSError, subprocess.TimeoutExpired, servers.StartError) as error:
+        result.update(status="failed", note=f"{type(error).__name__}: {error}")
+        print(f"      {DELIVERY_LABEL} FAILED: {error}", flush=True)
+    return result
+
+
 class SkipScenario(Exception):
     pass
 
@@ -617,6 +640,7 @@ def main(argv):
     started = time.monotonic()
     results = []
     interrupted = False
+    delivery_result = None
     inlet_binary, inlet_missing = None, None
     context = None
     compare_label = None
@@ -661,6 +685,11 @@ def main(argv):
         for scenario in matrix:
             steps_before.append(total)
             total += scenario_steps(scenario, settings, idle_for)
+        # The delivery scenario (bench/delivery.py): its label is "inlet delivery".
+        run_delivery = "inlet" in wanted and (not args.filter or any(
+            label_matches(DELIVERY_LABEL, text) for text in args.filter))
+        if run_delivery:
+            total += 3
         context = {"tmp": tmp, "requests": payloads.RequestSets(Path(tmp) / "requests", SOURCE_DIR),
                    "inlet_binary": inlet_binary, "inlet_missing": inlet_missing, "loadgen": loadgen,
                    "baseline_binary": baseline_binary, "baseline_missing": baseline_missing,
@@ -671,6 +700,8 @@ def main(argv):
         progress = Progress(total)
         for index, scenario in enumerate(matrix):
             results.append(run_scenario(scenario, index, settings, context, progress))
+        if run_delivery:
+            delivery_result = run_delivery_scenario(settings, context, progress)
     except KeyboardInterrupt:
         interrupted = True
         print("\ninterrupted: stopping servers", flush=True)
@@ -695,12 +726,13 @@ def main(argv):
         "request_sets": {" ".join(map(str, key)): value
                          for key, value in (context["requests"].stats.items() if context else [])},
         "results": results,
+        "delivery": delivery_result,
     }
     report.write(out, document)
     print(report.summary_table(document))
     print(f"\nreport: {out / 'report.md'}")
 
-    failed = [r for r in results if r["status"] == "failed"]
+    failed = [r for r in results + ([delivery_result] if delivery_result else []) if r["status"] == "failed"]
     if interrupted:
         return 130
     if failed:

@@ -366,6 +366,11 @@ def write(out, document):
         lines += [f"## inlet against inlet@{document['compare']} (`--compare`)", "",
                   "Each pair ran back to back in this run on the same settings; ratio is inlet's "
                   "figure divided by the compared revision's.", "", compare_table(document), ""]
+    if document.get("delivery"):
+        lines += ["## Delivery", "",
+                  "A delivery node (Standard Webhooks signed) drains a log edge to nginx `return 200` over "
+                  "keep-alive, on the core wrk had when it measured the same nginx; nginx logs every "
+                  "tracking id, so lost and duplicate counts are what arrived.", ""] + delivery_lines(document) + [""]
     lines += ["## Request sets", "",
               "| payload encoding signed | requests | mean decoded bytes | mean bytes on the wire |",
               "|---|---:|---:|---:|"]
@@ -377,6 +382,20 @@ def write(out, document):
         lines += ["", "## Notes", ""]
         lines += [f"- {r['label']} ({r['status']}): {r['note'].strip()}" for r in notes]
     (out / "report.md").write_text("\n".join(lines) + "\n")
+
+
+def delivery_lines(document):
+    """The delivery scenario (bench/delivery.py), as report lines; empty when it did not run."""
+    d = document.get("delivery")
+    if not d:
+        return []
+    if d["status"] != "ok" and "per_s" not in d:
+        return [f"delivery scenario: {d['status']}: {d['note']}"]
+    return [f"delivery: one node, {d['connections']} connections to nginx `return 200`: "
+            f"{d['per_s']:,.0f} deliveries/s = {d['ratio']:.2f}x wrk's {d['wrk_rps']:,.0f} req/s against the "
+            f"same nginx on the same core; {d['messages']:,} messages, {d['delivered']:,} delivered, "
+            f"{d['dead_lettered']} dead letters, {d['lost']} lost, {d['duplicates']} duplicates, "
+            f"{d['cpu_ms_per_1k']:.1f} CPU ms/1k" + (f" ({d['status']}: {d['note']})" if d["status"] != "ok" else "")]
 
 
 def summary_table(document):
@@ -425,6 +444,7 @@ def summary_table(document):
                               for i, cell in enumerate(row)))
         if index == 0:
             text.append("  ".join("-" * w for w in widths))
+    text += ["", *delivery_lines(document)] if document.get("delivery") else []
     return "\n".join(text)
 
 

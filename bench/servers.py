@@ -238,9 +238,15 @@ class Server:
 
 
 class NginxServer(Server):
-    """nginx-light, one worker, answering POST / with a fixed 200 after reading and dropping the body."""
+    """nginx-light, one worker, answering POST / with a fixed 200 after reading and dropping the body.
+    With `id_log`, it also writes each request's X-Inlet-Tracking-Id to that file, one per line (the
+    delivery scenario counts what arrived)."""
 
     kind = "nginx"
+
+    def __init__(self, workdir, scenario, cpus, id_log=None):
+        super().__init__(workdir, scenario, cpus)
+        self.id_log = id_log
 
     def argv(self):
         prefix = self.workdir
@@ -255,14 +261,14 @@ worker_rlimit_nofile 16384;
 events {{ worker_connections 8192; }}
 http {{
   access_log off;
-{temp}  client_max_body_size 16m;
+{self.id_log_directives()}{temp}  client_max_body_size 16m;
   client_body_buffer_size 16m;
   keepalive_requests 100000000;
   keepalive_timeout 300s;
   server {{
     listen 127.0.0.1:{self.port} backlog=4096{" ssl" if self.tls_files else ""};
 {self.tls_directives()}    location = / {{
-      default_type application/json;
+{"      access_log " + str(self.id_log) + " ids buffer=256k;" + chr(10) if self.id_log else ""}      default_type application/json;
       return 200 '{{"tracking_id":"0"}}';
     }}
   }}
@@ -270,8 +276,11 @@ http {{
 """)
         return ["nginx", "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-e", str(prefix / "error.log")]
 
+    def id_log_directives(self):
+        return "  log_format ids '$http_x_inlet_tracking_id';\n" if self.id_log else ""
+
     def stop_signal(self):
-        return signal.SIGQUIT  # graceful: the master waits for its worker
+        return signal.SIGQUIT  # graceful: the master waits for its worker (and flushes the log)
 
 
 class FastApiServer(Server):

@@ -102,8 +102,10 @@ struct Deliverer::Impl {
     LogThrottle retry_log;
   };
 
-  Impl(std::string node_name, const std::vector<DeliveryEndpointConfig>& configs)
-      : node(std::move(node_name)), work(io.get_executor()), random(std::random_device{}()) {
+  Impl(std::string node_name, const std::vector<DeliveryEndpointConfig>& configs,
+       std::function<void()> answers_end)
+      : node(std::move(node_name)), on_answers_end(std::move(answers_end)), work(io.get_executor()),
+        random(std::random_device{}()) {
     if (configs.size() > kMaxEndpoints) throw std::runtime_error("a delivery node has at most 64 endpoints");
     for (const DeliveryEndpointConfig& config : configs) {
       endpoints.push_back(std::make_unique<Endpoint>(io, config));
@@ -120,11 +122,17 @@ struct Deliverer::Impl {
   void breaker_failure(Endpoint& endpoint);
   void breaker_success(Endpoint& endpoint);
   void resolve(Task& task, std::optional<EndpointFailure> failure);
+  void answer(DeliveryCallback* callback, DeliveryOutcome&& outcome);
+  void hand_over_answers();
   void fail(Task& task, unsigned status, std::string error) {
     resolve(task, EndpointFailure{task.endpoint, status, task.attempts, std::move(error)});
   }
 
   std::string node;
+  std::function<void()> on_answers_end;
+  // Answers of this turn of the engine, handed over together once its ready handlers have run.
+  std::vector<std::pair<DeliveryCallback*, DeliveryOutcome>> answers;
+  bool answers_posted = false;
   asio::io_context io;  // declared before what it runs: destroyed after them
   asio::executor_work_guard<asio::io_context::executor_type> work;
   std::vector<std::unique_ptr<Endpoint>> endpoints;
@@ -163,7 +171,7 @@ void Deliverer::Impl::begin(std::unique_ptr<Delivery> owned) {
   if (delivery.unresolved == 0) {  // no endpoint's bit: nothing to do
     DeliveryCallback* callback = delivery.callback;
     live.erase(delivery.self);
-    callback->on_delivery_done(DeliveryOutcome{});
+    answer(callback, DeliveryOutcome{});
     return;
   }
   for (Task& task : delivery.tasks) endpoints[task.endpoint]->ready.push_back(&task);
@@ -186,7 +194,22 @@ void Deliverer::Impl::resolve(Task& task, std::optional<EndpointFailure> failure
   outcome.failures = std::move(delivery.failures);
   DeliveryCallback* callback = delivery.callback;
   live.erase(delivery.self);  // the Delivery and its tasks are gone from here on
-  callback->on_delivery_done(std::move(outcome));
+  answer(callback, std::move(outcome));
+}
+
+void Deliverer::Impl::answer(DeliveryCallback* callback, DeliveryOutcome&& outcome) {
+  answers.emplace_back(callback, std::move(outcome));
+  if (answers_posted) return;
+  answers_posted = true;
+  asio::post(io, [this] { hand_over_answers(); });
+}
+
+void Deliverer::Impl::hand_over_answers() {
+  answers_posted = false;
+  if (answers.empty()) return;
+  for (auto& [callback, outcome] : answers) callback->on_delivery_done(std::move(outcome));
+  answers.clear();
+  if (on_answers_end) on_answers_end();
 }
 
 void Deliverer::Impl::arm(Endpoint& endpoint, Clock::time_point when) {
@@ -369,8 +392,9 @@ void Deliverer::Impl::breaker_success(Endpoint& endpoint) {
   log_info("endpoint_circuit_closed", {{"node", node}, {"endpoint", endpoint.config.name}});
 }
 
-Deliverer::Deliverer(std::string node, const std::vector<DeliveryEndpointConfig>& endpoints)
-    : impl_(std::make_unique<Impl>(std::move(node), endpoints)) {}
+Deliverer::Deliverer(std::string node, const std::vector<DeliveryEndpointConfig>& endpoints,
+                     std::function<void()> on_answers_end)
+    : impl_(std::make_unique<Impl>(std::move(node), endpoints, std::move(on_answers_end))) {}
 
 Deliverer::~Deliverer() { stop(); }
 
@@ -389,8 +413,11 @@ void Deliverer::stop() {
   }
   impl.io.stop();
   if (impl.thread.joinable()) impl.thread.join();
-  // The engine's thread is gone: its state is this thread's. Requests in flight are abandoned
-  // (their handlers never run); their messages are delivered again after a restart.
+  // The engine's thread is gone: its state is this thread's. Answers not yet handed over stand
+  // as they are. Requests in flight are abandoned (their handlers never run); their messages are
+  // delivered again after a restart.
+  for (auto& [callback, outcome] : impl.answers) callback->on_delivery_done(std::move(outcome));
+  impl.answers.clear();
   std::vector<DeliveryCallback*> callbacks;
   for (auto& delivery : impl.live) callbacks.push_back(delivery->callback);
   {
@@ -403,6 +430,7 @@ void Deliverer::stop() {
     outcome.stopped = true;
     callback->on_delivery_done(std::move(outcome));
   }
+  if (impl.on_answers_end) impl.on_answers_end();
 }
 
 void Deliverer::deliver(std::string_view body, std::string_view tracking_id, std::uint64_t endpoint_mask,
@@ -414,24 +442,26 @@ void Deliverer::deliver(std::string_view body, std::string_view tracking_id, std
   delivery->mask = endpoint_mask;
   delivery->callback = &callback;
   delivery->tasks.reserve(static_cast<std::size_t>(__builtin_popcountll(endpoint_mask)));
-  bool post = false;
   {
     std::lock_guard lock(impl.inbox_mu);
-    if (impl.stopped) {
-      post = false;
-    } else {
-      impl.inbox.push_back(std::move(delivery));
-      post = !impl.inbox_posted;
-      impl.inbox_posted = true;
-    }
+    if (!impl.stopped) impl.inbox.push_back(std::move(delivery));
   }
   if (delivery) {  // stopped: answered at once
     DeliveryOutcome outcome;
     outcome.stopped = true;
     callback.on_delivery_done(std::move(outcome));
-    return;
+    if (impl.on_answers_end) impl.on_answers_end();
   }
-  if (post) asio::post(impl.io, [&impl] { impl.take_inbox(); });
+}
+
+void Deliverer::submit() {
+  Impl& impl = *impl_;
+  {
+    std::lock_guard lock(impl.inbox_mu);
+    if (impl.stopped || impl.inbox.empty() || impl.inbox_posted) return;
+    impl.inbox_posted = true;
+  }
+  asio::post(impl.io, [&impl] { impl.take_inbox(); });
 }
 
 void Deliverer::enable_disabled_endpoints() {

@@ -10,6 +10,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -68,9 +69,11 @@ class Deliverer {
  public:
   static constexpr std::size_t kMaxEndpoints = 64;
 
-  // `endpoints` outlive the engine. Throws std::runtime_error when an endpoint's TLS context
-  // cannot be built.
-  Deliverer(std::string node, const std::vector<DeliveryEndpointConfig>& endpoints);
+  // `endpoints` outlive the engine. Answers are handed over in runs: `on_answers_end` is called
+  // after each run of on_delivery_done calls, so that their receiver can take them all with one
+  // wake-up. Throws std::runtime_error when an endpoint's TLS context cannot be built.
+  Deliverer(std::string node, const std::vector<DeliveryEndpointConfig>& endpoints,
+            std::function<void()> on_answers_end = {});
   ~Deliverer();
   Deliverer(const Deliverer&) = delete;
   Deliverer& operator=(const Deliverer&) = delete;
@@ -80,10 +83,12 @@ class Deliverer {
   // `stopped`, from the calling thread, and joins. Idempotent.
   void stop();
 
-  // Delivers `body` to the endpoints whose bit is set in `endpoint_mask` (bit i: endpoint i).
-  // `body` and `tracking_id` stay valid until `callback` is answered.
+  // Delivers `body` to the endpoints whose bit is set in `endpoint_mask` (bit i: endpoint i),
+  // once submit() hands it over. `body` and `tracking_id` stay valid until `callback` is answered.
   void deliver(std::string_view body, std::string_view tracking_id, std::uint64_t endpoint_mask,
                DeliveryCallback& callback);
+  // Hands what deliver() queued since the last call to the engine's thread, with one wake-up.
+  void submit();
 
   // A reload's part: endpoints disabled by a 410 take messages again. Any thread.
   void enable_disabled_endpoints();

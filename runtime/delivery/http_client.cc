@@ -4,12 +4,14 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/version.hpp>
 #include <openssl/ssl.h>
 
+#include <array>
 #include <charconv>
 #include <ctime>
 #include <vector>
@@ -28,41 +30,80 @@ constexpr std::size_t kKeptBody = 512;
 constexpr std::uint32_t kMaxResponseHeader = 16 << 10;
 constexpr std::size_t kMaxIdle = 64;
 
-using Request = http::request<http::span_body<const char>>;
+// What every request to this endpoint starts with: the request line, Host, User-Agent,
+// Content-Type and the configured headers. Built once per endpoint.
+std::string fixed_head(const DeliveryEndpointConfig& endpoint) {
+  std::string head = "POST " + endpoint.url.target + " HTTP/1.1\r\nHost: " + endpoint.url.host_header +
+                     "\r\nUser-Agent: inlet/" INLET_VERSION "\r\nContent-Type: application/json\r\n";
+  for (const auto& [name, value] : endpoint.headers) head += name + ": " + value + "\r\n";
+  return head;
+}
 
-void fill_request(const DeliveryEndpointConfig& endpoint, const OutboundRequest& out, Request& request,
-                  auth::SignatureHeaders& signature) {
-  request.method(http::verb::post);
-  request.target(endpoint.url.target);
-  request.version(11);
-  request.set(http::field::host, endpoint.url.host_header);
-  request.set(http::field::user_agent, "inlet/" INLET_VERSION);
-  request.set(http::field::content_type, "application/json");
-  request.set("X-Inlet-Tracking-Id", out.tracking_id);
-  for (const auto& [name, value] : endpoint.headers) request.set(name, value);
+// One request's head: the fixed part, then the tracking id, the signature and the length. Written
+// into `out`, whose capacity is kept from one request to the next on a connection.
+void write_head(std::string_view fixed, const DeliveryEndpointConfig& endpoint, const OutboundRequest& request,
+                std::string& out) {
+  out.assign(fixed);
+  out.append("X-Inlet-Tracking-Id: ").append(request.tracking_id).append("\r\n");
   if (endpoint.signer) {
-    endpoint.signer->sign(out.body, out.tracking_id, out.timestamp, signature);
+    auth::SignatureHeaders signature;
+    endpoint.signer->sign(request.body, request.tracking_id, request.timestamp, signature);
     for (std::size_t i = 0; i < signature.count; ++i) {
-      request.set(signature.items[i].name, signature.items[i].text());
+      out.append(signature.items[i].name).append(": ").append(signature.items[i].text()).append("\r\n");
     }
   }
-  request.body() = beast::span<const char>(out.body.data(), out.body.size());
-  request.prepare_payload();
-  request.keep_alive(true);
+  char length[24];
+  const auto [end, ec] = std::to_chars(length, length + sizeof length, request.body.size());
+  out.append("Content-Length: ").append(length, end).append("\r\n\r\n");
 }
+
+// Reads one response without storing its fields: the status, Retry-After, keep-alive (the base
+// class's), and for a status that is not 2xx the body's first bytes, for the dead letter's error.
+// Nothing allocates on a 2xx.
+class ResponseReader final : public http::basic_parser<false> {
+ public:
+  ResponseReader(AttemptResult& result, std::uint64_t max_body) : result_(result) {
+    header_limit(kMaxResponseHeader);
+    body_limit(max_body);
+  }
+
+ private:
+  void on_request_impl(http::verb, beast::string_view, beast::string_view, int, beast::error_code&) override {}
+  void on_response_impl(int code, beast::string_view, int, beast::error_code&) override {
+    result_.status = static_cast<unsigned>(code);
+    keep_body_ = code < 200 || code >= 300;
+  }
+  void on_field_impl(http::field name, beast::string_view, beast::string_view value, beast::error_code&) override {
+    if (name == http::field::retry_after) {
+      result_.retry_after =
+          parse_retry_after(std::string_view(value.data(), value.size()), std::chrono::system_clock::now());
+    }
+  }
+  void on_header_impl(beast::error_code&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>&, beast::error_code&) override {}
+  std::size_t on_body_impl(beast::string_view body, beast::error_code&) override { return keep(body); }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, beast::error_code&) override {
+    return keep(body);
+  }
+  void on_finish_impl(beast::error_code&) override {}
+
+  std::size_t keep(beast::string_view body) {
+    if (keep_body_ && result_.body.size() < kKeptBody) {
+      result_.body.append(body.data(), std::min(body.size(), kKeptBody - result_.body.size()));
+    }
+    return body.size();
+  }
+
+  AttemptResult& result_;
+  bool keep_body_ = false;
+};
 
 }  // namespace
 
 std::string request_head_text(const DeliveryEndpointConfig& endpoint, const OutboundRequest& request) {
-  Request head;
-  auth::SignatureHeaders signature;
-  fill_request(endpoint, request, head, signature);
   std::string text;
-  text += "POST " + endpoint.url.target + " HTTP/1.1\r\n";
-  for (const auto& field : head.base()) {
-    text += std::string(field.name_string()) + ": " + std::string(field.value()) + "\r\n";
-  }
-  text += "\r\n";
+  write_head(fixed_head(endpoint), endpoint, request, text);
   return text;
 }
 
@@ -92,12 +133,13 @@ struct Connection {
   std::unique_ptr<beast::tcp_stream> plain;
   std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
   beast::flat_buffer buffer;
+  std::string head;  // the request head being sent
   beast::tcp_stream& tcp() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
 };
 
 struct EndpointClient::Impl {
   Impl(asio::io_context& context, const DeliveryEndpointConfig& config)
-      : io(context), endpoint(config), resolver(context) {
+      : io(context), endpoint(config), fixed(fixed_head(config)), resolver(context) {
     if (!endpoint.url.https) return;
     tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
     tls->set_options(asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
@@ -118,11 +160,12 @@ struct EndpointClient::Impl {
 
   asio::awaitable<std::unique_ptr<Connection>> connect(AttemptResult& result);
   template <typename Stream>
-  asio::awaitable<bool> exchange(Connection& connection, Stream& stream, const Request& request,
+  asio::awaitable<bool> exchange(Connection& connection, Stream& stream, std::string_view body,
                                  AttemptResult& result, bool& reusable, bool& stale);
 
   asio::io_context& io;
   const DeliveryEndpointConfig& endpoint;
+  const std::string fixed;  // fixed_head(endpoint)
   tcp::resolver resolver;
   std::unique_ptr<asio::ssl::context> tls;
   std::vector<std::unique_ptr<Connection>> idle;
@@ -177,45 +220,39 @@ asio::awaitable<std::unique_ptr<Connection>> EndpointClient::Impl::connect(Attem
 
 template <typename Stream>
 asio::awaitable<bool> EndpointClient::Impl::exchange(Connection& connection, Stream& stream,
-                                                     const Request& request, AttemptResult& result,
+                                                     std::string_view body, AttemptResult& result,
                                                      bool& reusable, bool& stale) {
   boost::system::error_code ec;
   const auto token = [&ec] { return asio::redirect_error(asio::use_awaitable, ec); };
   reusable = false;
   stale = false;
   connection.tcp().expires_after(endpoint.timeout);
-  co_await http::async_write(stream, request, token());
+  const std::array<asio::const_buffer, 2> request{asio::buffer(connection.head), asio::buffer(body.data(), body.size())};
+  co_await asio::async_write(stream, request, token());
   if (ec) {
     stale = true;  // a pooled connection the peer closed: nothing of this request was answered
     set_failure(result, "write", ec);
     co_return false;
   }
-  http::response_parser<http::string_body> parser;
-  parser.header_limit(kMaxResponseHeader);
-  parser.body_limit(endpoint.max_response_bytes);
+  ResponseReader reader(result, endpoint.max_response_bytes);
   connection.tcp().expires_after(endpoint.timeout);
-  const std::size_t read = co_await http::async_read(stream, connection.buffer, parser, token());
-  if (ec && !parser.is_header_done()) {
+  const std::size_t read = co_await http::async_read(stream, connection.buffer, reader, token());
+  if (ec && !reader.is_header_done()) {
     stale = read == 0 && (ec == http::error::end_of_stream || ec == asio::error::connection_reset ||
                           ec == asio::error::eof);
+    result.status = 0;
+    result.retry_after.reset();
     set_failure(result, "read", ec);
     co_return false;
   }
-  const auto& response = parser.get();
   result.kind = AttemptResult::Kind::kAnswered;
-  result.status = response.result_int();
-  if (const auto value = response.find(http::field::retry_after); value != response.end()) {
-    result.retry_after = parse_retry_after(value->value(), std::chrono::system_clock::now());
-  }
-  const std::string& body = response.body();
-  result.body.assign(body.data(), std::min(body.size(), kKeptBody));
   if (ec) {
     // The head arrived; the body was too long, or did not finish in time. The status stands, and
     // the connection, in an unknown state, is dropped.
     result.body_truncated = ec == http::error::body_limit;
     co_return true;
   }
-  reusable = response.keep_alive();
+  reusable = reader.keep_alive();
   co_return true;
 }
 
@@ -231,9 +268,6 @@ asio::awaitable<AttemptResult> EndpointClient::send(OutboundRequest out) {
   Impl& impl = *impl_;
   AttemptResult result;
   const Clock::time_point started = Clock::now();
-  Request request;
-  auth::SignatureHeaders signature;
-  fill_request(impl.endpoint, out, request, signature);
   for (int round = 0; round < 2; ++round) {
     std::unique_ptr<Connection> connection;
     const bool pooled = !impl.idle.empty();
@@ -247,11 +281,12 @@ asio::awaitable<AttemptResult> EndpointClient::send(OutboundRequest out) {
     bool reusable = false;
     bool stale = false;
     result = AttemptResult{};
+    write_head(impl.fixed, impl.endpoint, out, connection->head);
     bool answered = false;
     if (connection->tls) {
-      answered = co_await impl.exchange(*connection, *connection->tls, request, result, reusable, stale);
+      answered = co_await impl.exchange(*connection, *connection->tls, out.body, result, reusable, stale);
     } else {
-      answered = co_await impl.exchange(*connection, *connection->plain, request, result, reusable, stale);
+      answered = co_await impl.exchange(*connection, *connection->plain, out.body, result, reusable, stale);
     }
     if (answered) {
       if (reusable && impl.idle.size() < kMaxIdle) {

@@ -23,6 +23,9 @@ using namespace std::chrono_literals;
 constexpr auto kPollWait = 200ms;       // a poll's longest wait: how late a commit may be
 constexpr auto kReconnectWait = 1s;     // between attempts to open or read an unreachable input
 constexpr auto kLagEvery = 1s;
+// Commits (an fdatasync each, for a log) at most this often while messages stream; stop() commits
+// the last one. What a crash re-reads grows by at most this much.
+constexpr auto kCommitEvery = 10ms;
 constexpr auto kBackpressureFirst = 5ms;  // a full output edge: first wait, doubled up to the cap
 constexpr auto kBackpressureMax = 200ms;
 constexpr std::size_t kPollBatch = 256;
@@ -98,17 +101,23 @@ struct ConsumerNode::Impl {
         dead_letter(dead_letter_output),
         function(config.make_function ? config.make_function() : nullptr),
         deliverer(config.kind == ConsumerKind::kDelivery
-                      ? std::make_unique<Deliverer>(config.name, config.endpoints)
+                      ? std::make_unique<Deliverer>(config.name, config.endpoints, [this] { wake(); })
                       : nullptr),
         random(std::random_device{}()) {}
 
-  void post(Event&& event) {
+  // Only the first event or arrival since the node thread last took them wakes it: it takes them
+  // all at once, so the others need no signal (each one is a context switch on a shared core).
+  // `quiet`: the poster calls wake() after a run of them (the deliverer's answers).
+  void post(Event&& event, bool quiet = false) {
+    bool wake = false;
     {
       std::lock_guard lock(mu);
+      wake = !quiet && events.empty() && arrived.empty();
       events.push_back(std::move(event));
     }
-    node_cv.notify_one();
+    if (wake) node_cv.notify_one();
   }
+  void wake() { node_cv.notify_one(); }
 
   // ---- the reader thread ----
   void reader_main();
@@ -178,7 +187,7 @@ void ConsumerNode::Impl::Slot::on_function_done(python::FunctionResult&& result)
 }
 
 void ConsumerNode::Impl::Slot::on_delivery_done(DeliveryOutcome&& outcome) noexcept {
-  node->post(Event{this, nullptr, StoreStatus::kStored, {}, std::move(outcome)});
+  node->post(Event{this, nullptr, StoreStatus::kStored, {}, std::move(outcome)}, /*quiet=*/true);
 }
 
 void ConsumerNode::Impl::Store::on_stored(StoreStatus status) noexcept {
@@ -222,22 +231,32 @@ void ConsumerNode::Impl::reader_main() {
   Clock::time_point lag_at{};
   LogThrottle throttle;
   const std::size_t capacity = std::max<std::size_t>(config.concurrency * 2, 16);
+  // The reader polls once this much of the window is free, not at each freed slot: fewer, larger
+  // polls, and fewer wake-ups of this thread.
+  const std::size_t poll_room = std::min<std::size_t>(capacity / 2, kPollBatch);
+  Clock::time_point commit_after{};  // the earliest the next commit may run
   for (;;) {
     std::optional<std::uint64_t> target;
     std::size_t room = 0;
     {
       std::unique_lock lock(mu);
-      reader_cv.wait_for(lock, kPollWait, [&] {
-        return stopping || in_window < capacity || commit_target != committed;
+      const Clock::time_point now = Clock::now();
+      const bool commit_pending = commit_target != committed;
+      const Clock::time_point until =
+          commit_pending && commit_after > now ? std::min(now + kPollWait, commit_after) : now + kPollWait;
+      reader_cv.wait_until(lock, until, [&] {
+        return stopping || in_window + poll_room <= capacity ||
+               (commit_target != committed && Clock::now() >= commit_after);
       });
       if (stopping) break;
       target = commit_target;
       room = capacity > in_window ? capacity - in_window : 0;
     }
     try {
-      if (target && target != committed) {
+      if (target && target != committed && Clock::now() >= commit_after) {
         consumer->commit(*target);
         committed = target;
+        commit_after = Clock::now() + kCommitEvery;
       }
       if (Clock::now() - lag_at >= kLagEvery) {
         lag_at = Clock::now();
@@ -250,12 +269,14 @@ void ConsumerNode::Impl::reader_main() {
       const std::string unreachable = consumer->unreachable();
       set_not_ready(unreachable.empty() ? std::string() : "cannot reach input '" + config.input + "': " + unreachable);
       if (got == 0) continue;
+      bool wake = false;
       {
         std::lock_guard lock(mu);
+        wake = events.empty() && arrived.empty();
         in_window += got;
         for (ConsumedMessage& m : batch) arrived.push_back(std::move(m));
       }
-      node_cv.notify_one();
+      if (wake) node_cv.notify_one();
     } catch (const std::exception& e) {
       const std::string reason = "cannot read input '" + config.input + "': " + e.what();
       set_not_ready(reason);
@@ -589,6 +610,7 @@ void ConsumerNode::Impl::node_main() {
     wake_due(Clock::now());
     advance_commit();
     if (!stopping_seen()) start_queued();
+    if (deliverer) deliverer->submit();
     for (Queue* queue : flushed) queue->flush();
   }
 }
