@@ -775,11 +775,14 @@ void append_node_metrics(std::string& out, const std::vector<std::unique_ptr<Con
   }
   append_delivery_metrics(out, nodes);
   append_metric_header(out, "inlet_node_stage_duration_seconds", "histogram",
-                       "A node's stages: the function call, storing the outputs, poll to done.");
+                       "A node's stages: the function call (a delivery node's: deliver, every try "
+                       "and wait), storing the outputs, poll to done.");
   for (const auto& node : nodes) {
     for (std::size_t st = 0; st < static_cast<std::size_t>(NodeStage::kCount); ++st) {
+      const bool delivering = st == static_cast<std::size_t>(NodeStage::kFunction) && node->deliverer() != nullptr;
+      const std::string_view stage = delivering ? std::string_view("deliver") : kNodeStageNames[st];
       append_histogram(out, "inlet_node_stage_duration_seconds",
-                       "node=\"" + escape_label(node->name()) + "\",stage=\"" + std::string(kNodeStageNames[st]) + "\"",
+                       "node=\"" + escape_label(node->name()) + "\",stage=\"" + std::string(stage) + "\"",
                        node->metrics().stages[st]);
     }
   }
