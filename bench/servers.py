@@ -357,6 +357,9 @@ class InletServer(Server):
                                         "    return message\n"},
                 "edges": [{"name": "out", "queue": {"type": "log", "dir": str(self.workdir / "out"),
                                                     "ack": scenario.ack}}]}]
+        if scenario.dedup:
+            config["dedup"] = {"key": "header:X-Bench-Key", "dir": str(self.workdir / "dedup"),
+                               "ack": scenario.ack}
         if self.auth_source:
             config["authenticator"] = {"inline": self.auth_source}
         if scenario.auth == "github":

@@ -30,6 +30,7 @@ constexpr std::array<RejectInfo, static_cast<std::size_t>(Reject::kCount)> kTabl
     {503, "queue_unavailable", "queue unavailable, retry later", true},
     {503, "too_many_connections", "too many connections", true},
     {400, "plain_http_on_tls_port", "plain HTTP sent to a TLS port: use https://", false},
+    {400, "dedup_key_missing", "the request has no deduplication key", false},
 }};
 
 }  // namespace

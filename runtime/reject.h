@@ -30,6 +30,7 @@ enum class Reject : std::uint8_t {
   kQueueUnavailable,
   kTooManyConnections,
   kPlainHttpOnTlsPort,  // written in the clear, as nginx does, so `curl http://` says what is wrong
+  kDedupKeyMissing,     // dedup.require: true, and the request carries no key
   kCount,
 };
 

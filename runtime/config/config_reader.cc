@@ -1,5 +1,7 @@
 #include "runtime/config/config_reader.h"
 
+#include <charconv>
+
 namespace inlet::runtime {
 
 ConfigError::ConfigError(const std::string& path, const std::string& reason, int line)
@@ -69,6 +71,24 @@ std::int64_t ConfigMap::integer(std::string_view key, std::int64_t fallback, std
                   std::to_string(parsed));
   }
   return parsed;
+}
+
+std::chrono::milliseconds ConfigMap::duration(std::string_view key, std::chrono::milliseconds fallback) {
+  constexpr std::int64_t kMaxMillis = 7ll * 24 * 3600 * 1000;
+  if (!has(key)) return fallback;
+  const std::string text = string(key, "");
+  std::int64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  const std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
+  std::int64_t scale = 0;
+  if (unit == "ms") scale = 1;
+  else if (unit == "s" || unit.empty()) scale = 1000;
+  else if (unit == "m") scale = 60 * 1000;
+  else if (unit == "h") scale = 3600 * 1000;
+  if (ec != std::errc() || scale == 0 || value <= 0 || value > kMaxMillis / scale) {
+    fail(key, "must be a positive duration such as 500ms, 30s, 5m or 1h, up to 7 days; got '" + text + "'");
+  }
+  return std::chrono::milliseconds(value * scale);
 }
 
 bool ConfigMap::boolean(std::string_view key, bool fallback) {

@@ -43,6 +43,8 @@ class ConfigMap {
   std::string required_string(std::string_view key);
   std::int64_t integer(std::string_view key, std::int64_t fallback, std::int64_t min, std::int64_t max);
   bool boolean(std::string_view key, bool fallback);
+  // "250ms", "30s", "5m", "1h", or a bare number of seconds; positive, up to 7 days.
+  std::chrono::milliseconds duration(std::string_view key, std::chrono::milliseconds fallback);
   // One of `choices`; errors list them.
   std::string choice(std::string_view key, std::string fallback, const std::vector<std::string>& choices);
   std::vector<std::string> string_list(std::string_view key);

@@ -35,24 +35,6 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
-// "250ms", "30s", "5m", "1h", or a bare number of seconds.
-std::chrono::milliseconds duration_at(ConfigMap& map, std::string_view key, std::chrono::milliseconds fallback) {
-  if (!map.has(key)) return fallback;
-  const std::string text = map.string(key, "");
-  std::int64_t value = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  const std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
-  std::int64_t scale = 0;
-  if (unit == "ms") scale = 1;
-  else if (unit == "s" || unit.empty()) scale = 1000;
-  else if (unit == "m") scale = 60 * 1000;
-  else if (unit == "h") scale = 3600 * 1000;
-  if (ec != std::errc() || scale == 0 || value <= 0 || value > kMaxMillis / scale) {
-    map.fail(key, "must be a positive duration such as 500ms, 30s, 5m or 1h, up to 7 days; got '" + text + "'");
-  }
-  return std::chrono::milliseconds(value * scale);
-}
-
 // "100/s", "6000/m", "10/h".
 double rate_at(ConfigMap& map, std::string_view key, std::string& text) {
   text = map.string(key, "");
@@ -82,7 +64,7 @@ void parse_backoff(ConfigMap& endpoint, BackoffConfig& out) {
   }
   ConfigMap backoff = endpoint.map("backoff");
   out.max_tries = static_cast<std::uint32_t>(backoff.integer("max_tries", out.max_tries, 1, 1000));
-  out.max_time = duration_at(backoff, "max_time", out.max_time);
+  out.max_time = backoff.duration("max_time", out.max_time);
   out.initial_interval = std::chrono::milliseconds(
       backoff.integer("initial_interval_ms", out.initial_interval.count(), 1, kMaxMillis));
   out.max_interval = std::chrono::milliseconds(backoff.integer(

@@ -213,6 +213,11 @@ std::shared_ptr<const NodeConfig> load_node_config(const std::filesystem::path& 
     } else {
       root.raw("authenticator");
     }
+    if (root.has("dedup")) {
+      if (!config->webhook_node) root.fail("dedup", "is the webhook node's, and this file has no listen:");
+      config->dedup_fingerprint = YAML::Dump(root.node()["dedup"]);
+    }
+    config->dedup = parse_dedup(root);
     config->unrouted_reject = root.choice("unrouted", "accept", {"accept", "reject"}) == "reject";
     config->form_param = root.string("form_param", "");
     if (config->webhook_node) {

@@ -14,6 +14,7 @@
 #include "auth/authenticator.h"
 #include "python/python_function.h"
 #include "runtime/config/config_reader.h"
+#include "runtime/config/dedup_config.h"
 #include "runtime/config/delivery_config.h"
 #include "runtime/ip_range.h"
 #include "runtime/queue/consumer.h"
@@ -115,6 +116,8 @@ struct NodeConfig {
   std::vector<ConsumerNodeConfig> nodes;
   // `nodes:` as written, so that a reload can tell whether it changed (nodes are built once).
   std::string nodes_fingerprint;
+  std::optional<DedupConfig> dedup;  // `dedup:`; the keys' store is built once, like the nodes
+  std::string dedup_fingerprint;
 };
 
 // Every edge this process writes: the webhook node's, then each consumer node's outputs and dead
@@ -129,6 +132,7 @@ QueueSpec parse_log_queue(ConfigMap& queue);
 QueueSpec parse_kafka_queue(ConfigMap& queue);
 QueueSpec parse_redis_queue(ConfigMap& queue);
 std::shared_ptr<auth::Authenticator> parse_verifier(ConfigMap& verifier);  // one `verifiers[]` item
+std::optional<DedupConfig> parse_dedup(ConfigMap& root);  // `dedup:`; reads `verifiers:` for auto
 // `tls:` or `admin_tls:`; relative paths are from the config file's folder. `inherit` (the
 // listener's settings, for admin_tls) supplies cert_file and key_file when they are not given.
 std::shared_ptr<const TlsContext> parse_tls(ConfigMap& section, const std::filesystem::path& config_dir,

@@ -61,6 +61,7 @@ void AdminRoutes::render_metrics(std::string& out) const {
   if (view_.pipeline) {
     render_edge_metrics(out);
     render_tls_metrics(out);
+    if (view_.pipeline->dedup != nullptr) view_.pipeline->dedup->append_metrics(out);
   }
 }
 

@@ -65,7 +65,16 @@ void EdgeQueues::retire_removed_edges(const NodeConfig& config) {
 std::shared_ptr<const Pipeline> EdgeQueues::build_pipeline(
     std::shared_ptr<const NodeConfig> config) {
   refuse_changed_settings(*config);
+  if (generations_.empty() && config->dedup) {
+    dedup_ = std::make_unique<Dedup>(*config->dedup);
+    dedup_fingerprint_ = config->dedup_fingerprint;
+    log_info("dedup_loaded", {{"dir", config->dedup->dir.string()}, {"key", config->dedup->key_text},
+                              {"keys", static_cast<std::uint64_t>(dedup_->loaded())}});
+  } else if (config->dedup_fingerprint != dedup_fingerprint_) {
+    throw std::runtime_error("dedup: changed; restart the process to apply it");
+  }
   auto built = std::make_shared<Pipeline>();
+  built->dedup = dedup_.get();
   built->config = config;
   built->authenticator = make_authenticator_chain(*config);
   for (auto& [name, open] : open_new_edges(*config)) queues_[name] = std::move(open);
@@ -102,6 +111,7 @@ Queue* EdgeQueues::queue(const std::string& edge) const {
 void EdgeQueues::close_all() {
   for (auto& [name, open] : queues_) open.queue->close();
   for (auto& old : retired_) old.open.queue->close();
+  if (dedup_) dedup_->close();
 }
 
 }  // namespace inlet::runtime

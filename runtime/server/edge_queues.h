@@ -56,6 +56,8 @@ class EdgeQueues {
   std::map<std::string, OpenQueue> queues_;  // by edge name
   std::vector<RetiredQueue> retired_;
   std::vector<std::weak_ptr<const Pipeline>> generations_;  // every pipeline that may be in use
+  std::unique_ptr<Dedup> dedup_;  // `dedup:`, built with the first pipeline and kept across reloads
+  std::string dedup_fingerprint_;
 };
 
 }  // namespace inlet::runtime

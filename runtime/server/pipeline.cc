@@ -2,6 +2,7 @@
 
 #include <strings.h>
 
+#include <algorithm>
 #include <bit>
 #include <chrono>
 #include <cstring>
@@ -113,6 +114,8 @@ void Exchange::run(std::shared_ptr<const Pipeline> pipeline, const ExchangeInput
     }
   }
 
+  has_dedup_key_ = pipeline_->dedup != nullptr && !dry_run_ && find_dedup_key(input);
+
   auth_request_ = auth::AuthRequest{
       .method = "POST",
       .target = input.target,
@@ -130,6 +133,28 @@ void Exchange::run(std::shared_ptr<const Pipeline> pipeline, const ExchangeInput
   if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) after_auth();
 }
 
+// Keys longer than this count as missing: the store's memory is bounded by max_keys × this.
+constexpr std::size_t kMaxDedupKey = 256;
+
+bool Exchange::find_dedup_key(const ExchangeInput& input) {
+  const DedupConfig& config = pipeline_->dedup->config();
+  dedup_key_.clear();
+  if (config.source == DedupConfig::Source::kHeader) {
+    for (const auth::Header& header : input.headers) {
+      if (header.name.size() == config.header.size() &&
+          strncasecmp(header.name.data(), config.header.data(), header.name.size()) == 0) {
+        dedup_key_.assign(header.value);
+        break;
+      }
+    }
+  } else {
+    config.path->text_at(tools_.validator.root(), dedup_key_);
+  }
+  return !dedup_key_.empty() && dedup_key_.size() <= kMaxDedupKey;
+}
+
+void Exchange::on_dedup_resolved() noexcept { resumer_.resume_later(*this); }
+
 void Exchange::on_auth_done(auth::AuthOutcome&& outcome) noexcept {
   auth_outcome_ = std::move(outcome);
   if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) resumer_.resume_later(*this);
@@ -143,8 +168,12 @@ void Exchange::on_stored(StoreStatus status) noexcept {
 void Exchange::resume() noexcept {
   if (phase_ == Phase::kAuthenticating) {
     after_auth();
+  } else if (phase_ == Phase::kDedupWaiting) {
+    claim_key();
   } else if (phase_ == Phase::kStoring) {
     after_store();
+  } else if (phase_ == Phase::kJournaling) {
+    after_journal();
   }
 }
 
@@ -164,6 +193,12 @@ void Exchange::after_auth() noexcept {
       return finish(Reject::kAuthInternalError);
     case auth::Verdict::kTimeout:
       return finish(Reject::kAuthTimeout);
+  }
+  dedup_first_ = false;
+  deduplicated_ = false;
+  if (pipeline_->dedup != nullptr && !dry_run_ && !has_dedup_key_ && pipeline_->dedup->config().require) {
+    return finish(Reject::kDedupKeyMissing, "the request has no deduplication key (" +
+                                                pipeline_->dedup->config().key_text + ", up to 256 bytes)");
   }
   if (edge_mask_ == 0) {
     tools_.metrics.unrouted.add();
@@ -190,13 +225,60 @@ void Exchange::after_auth() noexcept {
       .key = {},  // per edge: store_now()
   };
   if (dry_run_ || edge_mask_ == 0) return finish_ok();
+  if (has_dedup_key_) return claim_key();
+  begin_store();
+}
 
+void Exchange::claim_key() noexcept {
+  // Set first: a waiter may be told before claim() returns, and resume() reads the phase.
+  phase_ = Phase::kDedupWaiting;
+  char first[32];
+  switch (pipeline_->dedup->claim(dedup_key_, *this, first)) {
+    case Dedup::Claim::kDuplicate:
+      std::memcpy(outcome_.tracking_id, first, sizeof first);
+      deduplicated_ = true;
+      return finish_ok();
+    case Dedup::Claim::kWait:
+      return;  // on_dedup_resolved() brings it back here
+    case Dedup::Claim::kFirst:
+      dedup_first_ = true;
+      return begin_store();
+  }
+}
+
+void Exchange::begin_store() noexcept {
   phase_ = Phase::kStoring;
   resumer_.store_soon(*this);
 }
 
+void Exchange::add_store_queues(std::vector<Queue*>& queues) const {
+  const auto add = [&](Queue* queue) {
+    if (std::find(queues.begin(), queues.end(), queue) == queues.end()) queues.push_back(queue);
+  };
+  if (phase_ == Phase::kJournaling) return add(&pipeline_->dedup->journal());
+  const auto& edges = pipeline_->edges;
+  for (std::size_t i = 0; i < edges.size(); ++i) {
+    if (edge_mask_ & (std::uint64_t{1} << i)) add(edges[i].queue);
+  }
+}
+
 void Exchange::store_now(bool deferred) noexcept {
   store_status_.store(StoreStatus::kStored, std::memory_order_relaxed);
+  if (phase_ == Phase::kJournaling) {
+    journal_message_ = message_;
+    journal_message_.body = dedup_key_;
+    journal_message_.message_type = "inlet.dedup_key";
+    journal_message_.key = {};
+    pending_.store(2, std::memory_order_relaxed);
+    Queue& journal = pipeline_->dedup->journal();
+    if (deferred) {
+      journal.store_deferred(journal_message_, *this);
+    } else {
+      journal.store(journal_message_, *this);
+    }
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) after_journal();
+    return;
+  }
   const auto& edges = pipeline_->edges;
   pending_.store(static_cast<std::uint32_t>(std::popcount(edge_mask_)) + 1, std::memory_order_relaxed);
   for (std::size_t i = 0; i < edges.size(); ++i) {
@@ -235,7 +317,20 @@ void Exchange::after_store() noexcept {
     }
     edge.store_latency.observe(edge_store.done - stored_from);
   }
-  switch (store_status_.load(std::memory_order_relaxed)) {
+  const StoreStatus status = store_status_.load(std::memory_order_relaxed);
+  if (dedup_first_) {
+    if (status == StoreStatus::kStored) {
+      // Every edge has the message: now its key, so that a journalled key always names a stored
+      // message. The 200 waits for the journal.
+      // Through store_soon, so that a turn's keys are one journal write, as its messages were.
+      phase_ = Phase::kJournaling;
+      resumer_.store_soon(*this);
+      return;
+    }
+    dedup_first_ = false;
+    pipeline_->dedup->abandon(dedup_key_);
+  }
+  switch (status) {
     case StoreStatus::kStored:
       return finish_ok();
     case StoreStatus::kFull:
@@ -243,6 +338,19 @@ void Exchange::after_store() noexcept {
     case StoreStatus::kUnavailable:
       return finish(Reject::kQueueUnavailable);
   }
+}
+
+void Exchange::after_journal() noexcept {
+  dedup_first_ = false;
+  const StoreStatus status = store_status_.load(std::memory_order_relaxed);
+  if (status == StoreStatus::kStored) {
+    pipeline_->dedup->commit(dedup_key_, std::string_view(outcome_.tracking_id, 32));
+    return finish_ok();
+  }
+  // Stored on the edges, but the key is not durable: 503, and the sender's retry stores it again.
+  pipeline_->dedup->abandon(dedup_key_);
+  finish(status == StoreStatus::kFull ? Reject::kQueueFull : Reject::kQueueUnavailable,
+         "the deduplication journal did not take the key; retry later");
 }
 
 void Exchange::finish(Reject reject, std::string_view detail) noexcept {

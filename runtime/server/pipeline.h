@@ -23,6 +23,7 @@
 #include "runtime/metrics.h"
 #include "runtime/queue/queue.h"
 #include "runtime/reject.h"
+#include "runtime/server/dedup.h"
 
 namespace inlet::runtime {
 
@@ -40,6 +41,7 @@ struct Pipeline {
   std::shared_ptr<const NodeConfig> config;
   std::unique_ptr<auth::Authenticator> authenticator;
   std::vector<EdgeRoute> edges;  // at most 64
+  Dedup* dedup = nullptr;        // `dedup:`; owned by EdgeQueues, which outlives every pipeline
 };
 
 // The config's verifiers (shared with the config, so they outlive a reload) followed by its
@@ -121,7 +123,7 @@ struct ExchangeInput {
 // One request from a complete body to its answer: decode, validate, route, authenticate, store.
 // Reused for every request of a connection. Runs on one thread; callbacks from other threads come
 // back through the Resumer. `dry_run` (inlet test) stops before storing.
-class Exchange final : public auth::AuthCallback, public StoreCallback {
+class Exchange final : public auth::AuthCallback, public StoreCallback, public DedupWaiter {
  public:
   Exchange(ExchangeOwner& owner, Resumer& resumer, StageTools& tools) noexcept
       : owner_(owner), resumer_(resumer), tools_(tools) {}
@@ -132,6 +134,8 @@ class Exchange final : public auth::AuthCallback, public StoreCallback {
   // Hands the message to every matching edge; `deferred` uses Queue::store_deferred, and the
   // caller then flushes those queues.
   void store_now(bool deferred) noexcept;
+  // The queues store_now() will store to (the edges', or the dedup journal), each once in `queues`.
+  void add_store_queues(std::vector<Queue*>& queues) const;
 
   const Outcome& outcome() const noexcept { return outcome_; }
   // Valid after success (and for a dry run): the message and the edges it went to.
@@ -144,9 +148,12 @@ class Exchange final : public auth::AuthCallback, public StoreCallback {
 
   void on_auth_done(auth::AuthOutcome&& outcome) noexcept override;
   void on_stored(StoreStatus status) noexcept override;
+  void on_dedup_resolved() noexcept override;
+  // True when the answer is a duplicate's: the first copy's tracking id, nothing stored.
+  bool deduplicated() const noexcept { return deduplicated_; }
 
  private:
-  enum class Phase : std::uint8_t { kIdle, kAuthenticating, kStoring };
+  enum class Phase : std::uint8_t { kIdle, kAuthenticating, kDedupWaiting, kStoring, kJournaling };
   // Receives one edge's store answer and its time, so that after_store() can count per edge.
   struct EdgeStore final : StoreCallback {
     Exchange* exchange = nullptr;
@@ -167,7 +174,11 @@ class Exchange final : public auth::AuthCallback, public StoreCallback {
     mark_ = now;
   }
   void after_auth() noexcept;
+  void claim_key() noexcept;
+  void begin_store() noexcept;
   void after_store() noexcept;
+  void after_journal() noexcept;
+  bool find_dedup_key(const ExchangeInput& input);
   void finish(Reject reject, std::string_view detail = {}) noexcept;
   void finish_ok() noexcept;
 
@@ -192,6 +203,11 @@ class Exchange final : public auth::AuthCallback, public StoreCallback {
   Message message_;
   std::chrono::steady_clock::time_point mark_{};  // the last stage boundary
   std::vector<EdgeStore> edge_stores_;            // by edge index; capacity reused
+  std::string dedup_key_;        // capacity reused
+  bool has_dedup_key_ = false;
+  bool dedup_first_ = false;     // this request claimed its key first: it commits or abandons it
+  bool deduplicated_ = false;
+  Message journal_message_;      // the key's journal record
 };
 
 // Runs exchanges on the calling thread without an event loop (`inlet test`, tests): wait() returns

@@ -34,23 +34,19 @@ void Worker::store_soon(Exchange& exchange) noexcept {
 
 // Runs after the handlers that were ready in this turn, so a burst of requests from many
 // connections reaches each queue together and one flush (one write, or one wake-up) covers it.
+// A second pass takes what the first one's inline answers asked to store: with a dedup journal,
+// the keys of the messages the first pass wrote, in the same turn.
 void Worker::end_turn() noexcept {
-  storing_.swap(to_store_);
-  to_flush_.clear();
-  for (Exchange* exchange : storing_) {
-    const auto& edges = exchange->pipeline()->edges;
-    for (std::size_t i = 0; i < edges.size(); ++i) {
-      if (!(exchange->edge_mask() & (std::uint64_t{1} << i))) continue;
-      if (std::find(to_flush_.begin(), to_flush_.end(), edges[i].queue) == to_flush_.end()) {
-        to_flush_.push_back(edges[i].queue);
-      }
-    }
+  for (int pass = 0; pass < 2 && !to_store_.empty(); ++pass) {
+    storing_.swap(to_store_);
+    to_flush_.clear();
+    for (Exchange* exchange : storing_) exchange->add_store_queues(to_flush_);
+    // Collect the queues first: store_now may answer inline and start the next request, whose
+    // pipeline could differ after a reload.
+    for (Exchange* exchange : storing_) exchange->store_now(/*deferred=*/true);
+    storing_.clear();
+    for (Queue* queue : to_flush_) queue->flush();
   }
-  // Collect the queues first: store_now may answer inline and start the next request, whose
-  // pipeline could differ after a reload.
-  for (Exchange* exchange : storing_) exchange->store_now(/*deferred=*/true);
-  storing_.clear();
-  for (Queue* queue : to_flush_) queue->flush();
 }
 
 void Worker::drain_inbox() noexcept {
