@@ -53,6 +53,17 @@ def connect(port, timeout=5.0):
     return sock
 
 
+def wait_for(predicate, timeout=20, what="the condition"):
+    """Polls `predicate` every 50 ms until it returns something true, and returns that."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

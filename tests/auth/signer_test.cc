@@ -8,17 +8,16 @@
 namespace inlet::auth {
 namespace {
 
+using testing::kSpecBody;
+using testing::kSpecId;
+using testing::kSpecSecret;
+using testing::kSpecSignature;
+using testing::kSpecTimestamp;
 using testing::raw_hmac;
 using testing::TestRequest;
 using testing::to_base64;
 using testing::to_hex;
 
-// The Standard Webhooks / Svix reference test vector.
-constexpr std::string_view kSpecSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-constexpr std::string_view kSpecId = "msg_p5jXN8AQM9LWM0D4loKWxJek";
-constexpr std::int64_t kSpecTimestamp = 1614265330;
-constexpr std::string_view kSpecBody = R"({"test": 2432232314})";
-constexpr std::string_view kSpecSignature = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
 
 SignatureHeaders sign(const Signer& signer, std::string_view body, std::string_view id = kSpecId,
                       std::int64_t timestamp = kSpecTimestamp) {

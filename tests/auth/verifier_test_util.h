@@ -7,12 +7,20 @@
 #include <openssl/hmac.h>
 
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "auth/authenticator.h"
 
 namespace inlet::auth::testing {
+
+// The Standard Webhooks / Svix reference test vector, for the verifier and the signer.
+constexpr std::string_view kSpecSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+constexpr std::string_view kSpecId = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+constexpr std::int64_t kSpecTimestamp = 1614265330;
+constexpr std::string_view kSpecBody = R"({"test": 2432232314})";
+constexpr std::string_view kSpecSignature = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
 
 class Recorder final : public AuthCallback {
  public:

@@ -14,23 +14,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from inlet_harness import InletNode, run_inlet
+from inlet_harness import InletNode, wait_for, run_inlet
 from tls_certs import TestCA
 from webhook_receiver import STANDARD_WEBHOOKS_VECTOR, Receiver, check_signature, standard_webhooks_signature
 
 SOURCE = Path(os.environ.get("INLET_SOURCE_DIR", Path(__file__).resolve().parents[2]))
 RELAY = SOURCE / "deploy" / "examples" / "relay.yaml"
 SW_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-
-
-def wait_for(predicate, timeout=20, what="the condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def endpoint(receiver, name="hook", **extra):

@@ -10,20 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from inlet_harness import InletNode, payload_files, run_inlet
+from inlet_harness import InletNode, wait_for, payload_files, run_inlet
 
 SOURCE = Path(os.environ.get("INLET_SOURCE_DIR", Path(__file__).resolve().parents[2]))
 EXAMPLE = SOURCE / "deploy" / "examples" / "pipeline.yaml"
-
-
-def wait_for(predicate, timeout=20, what="the condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def log_edge(tmp_path, name, **queue):
