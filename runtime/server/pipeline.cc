@@ -195,7 +195,6 @@ void Exchange::after_auth() noexcept {
       return finish(Reject::kAuthTimeout);
   }
   dedup_first_ = false;
-  deduplicated_ = false;
   if (pipeline_->dedup != nullptr && !dry_run_ && !has_dedup_key_ && pipeline_->dedup->config().require) {
     return finish(Reject::kDedupKeyMissing, "the request has no deduplication key (" +
                                                 pipeline_->dedup->config().key_text + ", up to 256 bytes)");
@@ -236,7 +235,6 @@ void Exchange::claim_key() noexcept {
   switch (pipeline_->dedup->claim(dedup_key_, *this, first)) {
     case Dedup::Claim::kDuplicate:
       std::memcpy(outcome_.tracking_id, first, sizeof first);
-      deduplicated_ = true;
       return finish_ok();
     case Dedup::Claim::kWait:
       return;  // on_dedup_resolved() brings it back here
@@ -321,8 +319,8 @@ void Exchange::after_store() noexcept {
   if (dedup_first_) {
     if (status == StoreStatus::kStored) {
       // Every edge has the message: now its key, so that a journalled key always names a stored
-      // message. The 200 waits for the journal.
-      // Through store_soon, so that a turn's keys are one journal write, as its messages were.
+      // message, and the 200 waits for the journal. Through store_soon, so that a turn's keys are
+      // one journal write, as its messages were.
       phase_ = Phase::kJournaling;
       resumer_.store_soon(*this);
       return;

@@ -149,8 +149,6 @@ class Exchange final : public auth::AuthCallback, public StoreCallback, public D
   void on_auth_done(auth::AuthOutcome&& outcome) noexcept override;
   void on_stored(StoreStatus status) noexcept override;
   void on_dedup_resolved() noexcept override;
-  // True when the answer is a duplicate's: the first copy's tracking id, nothing stored.
-  bool deduplicated() const noexcept { return deduplicated_; }
 
  private:
   enum class Phase : std::uint8_t { kIdle, kAuthenticating, kDedupWaiting, kStoring, kJournaling };
@@ -206,7 +204,6 @@ class Exchange final : public auth::AuthCallback, public StoreCallback, public D
   std::string dedup_key_;        // capacity reused
   bool has_dedup_key_ = false;
   bool dedup_first_ = false;     // this request claimed its key first: it commits or abandons it
-  bool deduplicated_ = false;
   Message journal_message_;      // the key's journal record
 };
 
