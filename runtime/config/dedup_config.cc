@@ -50,7 +50,6 @@ std::optional<DedupConfig> parse_dedup(ConfigMap& root) {
       section.fail("key", "auto takes the key from a github, standard_webhooks, stripe or slack "
                           "verifier, and verifiers: has none; give header:NAME or json:PATH");
     }
-    out.from_auto = true;
   } else if (key.starts_with("header:")) {
     out.source = DedupConfig::Source::kHeader;
     out.header = key.substr(7);

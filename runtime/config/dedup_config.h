@@ -18,7 +18,6 @@ struct DedupConfig {
   std::string header;                    // kHeader: matched case-insensitively
   std::shared_ptr<const KeyPath> path;   // kJson: a dotted path into the parsed body
   std::string key_text;                  // as resolved: "header:X-GitHub-Delivery", "json:id"
-  bool from_auto = false;                // `key: auto` chose it from a verifier
   std::chrono::milliseconds window{24 * 3600 * 1000};
   std::uint64_t max_keys = 10'000'000;
   bool require = false;                  // a request without a key gets 400

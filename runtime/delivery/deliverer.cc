@@ -46,6 +46,11 @@ AttemptOutcome classify(const AttemptResult& result) {
   return AttemptOutcome::kRejected;
 }
 
+// The start of every give-up error of a dead letter: "gave up after 1 try", "… 3 tries".
+std::string gave_up_after(std::uint32_t attempts) {
+  return "gave up after " + std::to_string(attempts) + (attempts == 1 ? " try" : " tries");
+}
+
 std::string format_duration(std::chrono::milliseconds ms) {
   if (ms.count() % 60000 == 0) return std::to_string(ms.count() / 60000) + "m";
   if (ms.count() % 1000 == 0) return std::to_string(ms.count() / 1000) + "s";
@@ -238,9 +243,8 @@ bool Deliverer::Impl::give_up_past_max_time(Endpoint& endpoint) {
     it = endpoint.ready.erase(it);
     failed = true;
     fail(task, task.last_status,
-         "gave up after " + std::to_string(task.attempts) + (task.attempts == 1 ? " try" : " tries") +
-             ": the circuit is open past max_time (" + format_duration(backoff.max_time) + "): " +
-             task.last_error);
+         gave_up_after(task.attempts) + ": the circuit is open past max_time (" +
+             format_duration(backoff.max_time) + "): " + task.last_error);
   }
   return failed;
 }
@@ -331,8 +335,7 @@ void Deliverer::Impl::retry_or_fail(Endpoint& endpoint, Task& task, const Attemp
   task.last_status = result.status;
   task.last_error = error;
   if (task.attempts >= backoff.max_tries) {
-    fail(task, result.status,
-         "gave up after " + std::to_string(task.attempts) + (task.attempts == 1 ? " try: " : " tries: ") + error);
+    fail(task, result.status, gave_up_after(task.attempts) + ": " + error);
     return;
   }
   // Full jitter: uniform in [0, min(max_interval, initial * 2^(tries-1))].
@@ -344,8 +347,8 @@ void Deliverer::Impl::retry_or_fail(Endpoint& endpoint, Task& task, const Attemp
   const Clock::time_point at = Clock::now() + wait;
   if (at - task.first_try > backoff.max_time) {
     fail(task, result.status,
-         "gave up after " + std::to_string(task.attempts) + (task.attempts == 1 ? " try" : " tries") +
-             ": the next would start past max_time (" + format_duration(backoff.max_time) + "): " + error);
+         gave_up_after(task.attempts) + ": the next would start past max_time (" +
+             format_duration(backoff.max_time) + "): " + error);
     return;
   }
   if (endpoint.retry_log.allow()) {
