@@ -201,7 +201,10 @@ def test_sigterm_drains_under_load(tmp_path):
                 assert t >= close_after
             if kind == "broken":
                 assert t >= close_after and fresh, (detail, t - sent_at)
-        assert sum(1 for r in flat if r[1] == "broken") <= 1, [(r[2], r[0] - sent_at) for r in flat if r[1] != "answer"][:12]
+        # Each of the node's 2 acceptors (one per thread, SO_REUSEPORT) takes the connections the
+        # kernel had half-open when it closed down with it: at most one per client per acceptor.
+        broken = [(r[2], r[0] - sent_at) for r in flat if r[1] == "broken"]
+        assert len(broken) <= len(threads) * 2, broken
         stored = {m["tracking_id"] for m in node.read_queue()}
         answered = {json.loads(data)["tracking_id"] for _, _, _, data, _ in answers}
         assert answered <= stored
