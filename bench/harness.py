@@ -24,6 +24,9 @@ import payloads
 import report
 import servers
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+import nats_cluster  # noqa: E402  (the tests' NATS servers: one way to start them)
+
 BENCH_DIR = Path(__file__).resolve().parent
 SOURCE_DIR = BENCH_DIR.parent
 SERVER_ORDER = ("nginx", "inlet", "fastapi")
@@ -116,6 +119,9 @@ def build_matrix(quick, servers_wanted, have_brotli):
         workloads.append(("real", "identity", "none", "write", 2, "log", ("inlet",), False))
         workloads.append(("real", "identity", "none", "write", 1, "redis", ("inlet",), True))
         workloads.append(("real", "identity", "none", "write", 1, "kafka", ("inlet",), True))
+        workloads.append(("real", "identity", "none", "write", 1, "nats-r1", ("inlet",), True))
+    # NATS JetStream on loopback servers this script starts: R3 is a 3-server cluster.
+    workloads.append(("real", "identity", "none", "write", 1, "nats-r3", ("inlet",), True))
     matrix = []
     for payload, encoding, auth, ack, threads, edge, names, optional in workloads:
         for name in SERVER_ORDER:
@@ -195,14 +201,14 @@ def measure_idle(loadgen, server, manifest, count, load_cpus):
             "kib_per_connection": round((during - before) / count, 2), "answers": line.split()[2:]}
 
 
-def make_server(scenario, workdir, settings, inlet_binary, redis_port):
-    server = new_server(scenario, workdir, settings, inlet_binary, redis_port)
+def make_server(scenario, workdir, settings, inlet_binary, edge_server):
+    server = new_server(scenario, workdir, settings, inlet_binary, edge_server)
     if scenario.tls != "off":
         server.use_tls(servers.make_certificate(Path(settings.certificate_dir)))
     return server
 
 
-def new_server(scenario, workdir, settings, inlet_binary, redis_port):
+def new_server(scenario, workdir, settings, inlet_binary, edge_server):
     cpus = settings.server_cpus
     if scenario.threads > 1 and settings.server_cpus:
         cpus = f"{settings.server_cpus},{settings.load_cpus}"
@@ -213,7 +219,7 @@ def new_server(scenario, workdir, settings, inlet_binary, redis_port):
         return servers.FastApiServer(workdir, scenario, cpus, BENCH_DIR / "peers" / "fastapi_node.py",
                                      auth_source)
     # inlet, or the revision --compare built ("baseline"): the same config, another binary.
-    return servers.InletServer(workdir, scenario, cpus, inlet_binary, auth_source, redis_port)
+    return servers.InletServer(workdir, scenario, cpus, inlet_binary, auth_source, edge_server)
 
 
 def stored_something(server):
@@ -264,16 +270,20 @@ def run_scenario(scenario, index, settings, context, progress):
         return result
     workdir = Path(context["tmp"]) / f"{index:02d}-{scenario.server}"
     manifest = context["requests"].manifest(scenario.payload, scenario.encoding, scenario.auth == "github")
-    redis = None
+    edge_server = None  # the Redis or NATS servers an edge needs
     server = None
     try:
         if scenario.edge == "redis":
             if shutil.which("redis-server") is None:
                 raise SkipScenario("redis-server is not installed")
-            redis = servers.RedisServer(workdir / "redis", scenario, settings.load_cpus)
-            redis.start()
+            edge_server = servers.RedisServer(workdir / "redis", scenario, settings.load_cpus)
+            edge_server.start()
+        elif scenario.edge.startswith("nats-r"):
+            if not nats_cluster.AVAILABLE:
+                raise SkipScenario("nats-server is not installed")
+            edge_server = nats_cluster.NatsCluster(workdir / "nats", size=int(scenario.edge[len("nats-r"):]))
         binary = context["baseline_binary"] if scenario.server == "baseline" else context["inlet_binary"]
-        server = make_server(scenario, workdir, settings, binary, redis.port if redis else None)
+        server = make_server(scenario, workdir, settings, binary, edge_server)
         if isinstance(server, servers.InletServer):
             reason = server.check()
             if reason is not None:
@@ -387,8 +397,8 @@ def run_scenario(scenario, index, settings, context, progress):
             code = server.stop()
             if scenario.server == "inlet" and code not in (0, None) and result["status"] == "ok":
                 result["note"] += f"inlet exited with code {code} on SIGTERM. "
-        if redis is not None:
-            redis.stop()
+        if edge_server is not None:
+            edge_server.stop()
     # Keep the step counter right when a scenario ended early.
     progress.done = max(progress.done, context["steps_before"][index] + steps)
     return result

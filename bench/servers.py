@@ -320,11 +320,11 @@ class InletServer(Server):
 
     kind = "inlet"
 
-    def __init__(self, workdir, scenario, cpus, binary, auth_source, redis_port=None):
+    def __init__(self, workdir, scenario, cpus, binary, auth_source, edge_server=None):
         super().__init__(workdir, scenario, cpus)
         self.binary = binary
         self.auth_source = auth_source
-        self.redis_port = redis_port
+        self.edge_server = edge_server  # RedisServer or tests/nats_cluster.NatsCluster
         self.admin_port = free_port()
         self.config_path = self.workdir / "node.yaml"
         self.write_config()
@@ -334,8 +334,11 @@ class InletServer(Server):
         if scenario.edge == "log":
             queue = {"type": "log", "dir": str(self.workdir / "queue"), "ack": scenario.ack}
         elif scenario.edge == "redis":
-            queue = {"type": "redis", "url": f"redis://127.0.0.1:{self.redis_port}", "stream": "bench",
+            queue = {"type": "redis", "url": f"redis://127.0.0.1:{self.edge_server.port}", "stream": "bench",
                      "maxlen": 100000}
+        elif scenario.edge.startswith("nats-r"):
+            queue = {"type": "nats", "servers": self.edge_server.urls, "stream": "BENCH", "subject": "bench.in",
+                     "replicas": self.edge_server.size, "max_age": "10m"}
         elif scenario.edge == "kafka":
             queue = {"type": "kafka", "brokers": "unused", "topic": "t",
                      "properties": {"test.mock.num.brokers": "1"}}

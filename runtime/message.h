@@ -37,6 +37,9 @@ struct Message {
   // The partition key, for the one edge being stored to whose queue orders by key (QueueSpec::key):
   // the value at its path; empty when the path is missing, or the edge has none. Not an attribute.
   std::string_view key;
+  // The webhook node's `dedup:` key of this message; empty without one. Not an attribute: a queue
+  // that deduplicates by id uses it (NATS' Nats-Msg-Id), else the tracking id.
+  std::string_view dedup_key;
 };
 
 struct TextAttribute {

@@ -89,9 +89,10 @@ std::vector<EdgeConfig> parse_edges(ConfigMap& root) {
 }  // namespace
 
 QueueSpec parse_queue(ConfigMap queue) {
-  const std::string type = queue.choice("type", "log", {"log", "kafka", "redis"});
+  const std::string type = queue.choice("type", "log", {"log", "kafka", "redis", "nats"});
   QueueSpec spec = type == "kafka"   ? parse_kafka_queue(queue)
                    : type == "redis" ? parse_redis_queue(queue)
+                   : type == "nats"  ? parse_nats_queue(queue)
                                      : parse_log_queue(queue);
   spec.fingerprint = YAML::Dump(queue.node());
   return spec;

@@ -37,13 +37,13 @@ struct Limits {
 // How an edge's queue is built; the queue itself is opened by the server (opening touches disk or
 // the network, which `inlet check` must not).
 struct QueueSpec {
-  std::string type;  // log | kafka | redis
+  std::string type;  // log | kafka | redis | nats
   std::function<std::unique_ptr<Queue>()> open;
   // The queue's settings as written (YAML), so that a reload can tell whether an edge's queue
   // changed. May hold secrets: never log it.
   std::string fingerprint;
   // A named consumer of this queue (CONTRACT.md section 5): the log's consumer file, Kafka's group,
-  // Redis' group. Throws std::runtime_error when the queue cannot be reached.
+  // Redis' group, NATS' durable consumer. Throws std::runtime_error when the queue cannot be reached.
   std::function<std::unique_ptr<Consumer>(const std::string& consumer)> open_consumer;
   // For a queue that keeps the order of one key's messages (kafka's `key:`): where the key is in
   // the body. The pipeline evaluates it on the parsed body it already has (Message::key).
@@ -131,6 +131,7 @@ std::shared_ptr<const NodeConfig> load_node_config(const std::filesystem::path& 
 QueueSpec parse_log_queue(ConfigMap& queue);
 QueueSpec parse_kafka_queue(ConfigMap& queue);
 QueueSpec parse_redis_queue(ConfigMap& queue);
+QueueSpec parse_nats_queue(ConfigMap& queue);
 std::shared_ptr<auth::Authenticator> parse_verifier(ConfigMap& verifier);  // one `verifiers[]` item
 std::optional<DedupConfig> parse_dedup(ConfigMap& root);  // `dedup:`; reads `verifiers:` for auto
 // `tls:` or `admin_tls:`; relative paths are from the config file's folder. `inherit` (the

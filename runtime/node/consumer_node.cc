@@ -262,6 +262,7 @@ void ConsumerNode::Impl::reader_main() {
         lag_at = Clock::now();
         const std::optional<std::uint64_t> lag = consumer->lag();
         metrics.lag.store(lag ? static_cast<std::int64_t>(*lag) : -1, std::memory_order_relaxed);
+        metrics.redelivered.store(consumer->redelivered(), std::memory_order_relaxed);
       }
       if (room == 0) continue;  // a full window: the queue waits, and so does the input
       batch.clear();
@@ -754,6 +755,13 @@ void append_node_metrics(std::string& out, const std::vector<std::unique_ptr<Con
     append_sample(out, "inlet_consumer_lag",
                   "edge=\"" + escape_label(node->input()) + "\",consumer=\"" + escape_label(node->name()) + "\"",
                   static_cast<std::uint64_t>(lag));
+  }
+  append_metric_header(out, "inlet_consumer_redelivered_total", "counter",
+                       "Input messages delivered again after their ack wait (NATS); 0 for other queues.");
+  for (const auto& node : nodes) {
+    append_sample(out, "inlet_consumer_redelivered_total",
+                  "edge=\"" + escape_label(node->input()) + "\",consumer=\"" + escape_label(node->name()) + "\"",
+                  node->metrics().redelivered.load(std::memory_order_relaxed));
   }
   append_metric_header(out, "inlet_node_messages_total", "counter",
                        "Input messages by how they ended (failed counts each failed attempt).");

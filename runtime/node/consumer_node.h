@@ -43,6 +43,7 @@ struct NodeMetrics {
   LocalCounter retries;
   LocalCounter backpressure;  // an output store refused as full or unavailable, retried
   std::atomic<std::int64_t> lag{-1};  // -1: unknown
+  std::atomic<std::uint64_t> redelivered{0};
 };
 
 // One output edge as the node writes it.

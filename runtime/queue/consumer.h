@@ -37,6 +37,9 @@ class Consumer {
   // Why the input cannot be read now (its server is down), for /readyz; empty when it can. Same
   // thread as poll(). A consumer that reconnects by itself says so here rather than throwing.
   virtual std::string unreachable() const { return {}; }
+  // Messages the input handed out again because an earlier delivery was not acknowledged in time
+  // (NATS' ack_wait); 0 where the queue cannot tell. Same thread as poll().
+  virtual std::uint64_t redelivered() const noexcept { return 0; }
   // Wakes a poll() in progress from any thread; later polls return 0 at once.
   virtual void stop() noexcept = 0;
 };

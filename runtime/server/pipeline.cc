@@ -222,6 +222,7 @@ void Exchange::after_auth() noexcept {
       .error = {},
       .attempts = {},
       .key = {},  // per edge: store_now()
+      .dedup_key = has_dedup_key_ ? std::string_view(dedup_key_) : std::string_view(),
   };
   if (dry_run_ || edge_mask_ == 0) return finish_ok();
   if (has_dedup_key_) return claim_key();

@@ -20,8 +20,8 @@ HERE = Path(__file__).resolve().parent
 SOURCE_DIR = Path(os.environ.get("INLET_SOURCE_DIR", HERE.parents[1]))
 DEPLOY = SOURCE_DIR / "deploy"
 K8S = DEPLOY / "k8s"
-OVERLAYS = ["log", "kafka", "redis", "tls"]
-STATELESS = ["kafka", "redis"]
+OVERLAYS = ["log", "kafka", "redis", "nats", "tls"]
+STATELESS = ["kafka", "redis", "nats"]
 LOG_BASED = ["log", "tls"]  # the tls overlay is the log overlay with TLS on both listeners
 WORKLOAD_KINDS = {"Deployment", "StatefulSet"}
 COMMON_LABELS = {
@@ -38,6 +38,8 @@ EDGE_ACK_BUDGET_MS = {
     "log": lambda q: 1000,  # one group commit's fdatasync, far below a second
     "kafka": lambda q: int(q.get("delivery_timeout_ms", 30000)),
     "redis": lambda q: int(q.get("retry_budget_ms", 5000)),
+    # The budget, and the last try's wait for its PubAck.
+    "nats": lambda q: int(q.get("retry_budget_ms", 8000)) + int(q.get("ack_timeout_ms", 1000)),
 }
 
 
@@ -592,3 +594,44 @@ def test_the_consumers_overlay_runs_a_consumer_only_node_beside_the_webhook_node
     result = subprocess.run([inlet_binary(), "check", "--config", str(path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "consumers only" in result.stdout
+
+
+def test_the_nats_cluster_overlay_is_a_jetstream_cluster_the_nats_overlay_points_at(tmp_path):
+    objects = render("nats-cluster")
+    (statefulset,) = kinds(objects, "StatefulSet")
+    spec = statefulset["spec"]
+    assert spec["replicas"] == 3 and spec["podManagementPolicy"] == "Parallel"
+    assert all(o["metadata"].get("namespace") == "nats" for o in objects if o["kind"] != "Namespace")
+    # Its own labels: inlet's Service and PodDisruptionBudget (name: inlet) never select a server.
+    labels = spec["template"]["metadata"]["labels"]
+    assert labels["app.kubernetes.io/name"] == "nats" and spec["selector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "nats", "app.kubernetes.io/instance": "inlet-nats-cluster"}
+    (claim,) = spec["volumeClaimTemplates"]
+    (container,) = spec["template"]["spec"]["containers"]
+    assert {m["mountPath"]: m["name"] for m in container["volumeMounts"]}["/data"] == claim["metadata"]["name"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["resources"]["requests"] and container["resources"]["limits"]
+    (service,) = kinds(objects, "Service")
+    assert service["spec"]["clusterIP"] == "None" and spec["serviceName"] == service["metadata"]["name"]
+    (pdb,) = kinds(objects, "PodDisruptionBudget")
+    assert pdb["spec"]["maxUnavailable"] == 1 and pdb["spec"]["selector"]["matchLabels"] == spec["selector"]["matchLabels"]
+    (config_map,) = kinds(objects, "ConfigMap")
+    conf = config_map["data"]["nats.conf"]
+    pods = [f"nats-{i}.nats.nats.svc.cluster.local" for i in range(3)]
+    assert "jetstream" in conf and all(f"nats://{pod}:6222" in conf for pod in pods)
+    assert "/data/jetstream" in conf
+    # inlet's edge names every server, with the stream at R3.
+    webhook, _ = node_config("nats")
+    (queue,) = [e["queue"] for e in webhook["edges"]]
+    assert queue["servers"] == [f"nats://{pod}:4222" for pod in pods] and queue["replicas"] == 3
+    rc, verdicts = validate_with_schemas(objects)
+    assert rc == 0 and not [v for v in verdicts if not v["ok"]]
+    # The server itself accepts the config (-t: check it and exit).
+    server = shutil.which("nats-server")
+    if server is None:
+        pytest.skip("nats-server not installed: the config's own check is skipped")
+    path = tmp_path / "nats.conf"
+    path.write_text(conf.replace("/data/jetstream", str(tmp_path / "js")).replace("/var/run/nats", str(tmp_path)))
+    result = subprocess.run([server, "--config", str(path), "-t"], capture_output=True, text=True, timeout=30,
+                            env={**os.environ, "POD_NAME": "nats-0"})
+    assert result.returncode == 0, result.stderr + result.stdout
