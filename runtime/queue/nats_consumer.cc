@@ -69,6 +69,8 @@ class NatsConsumer final : public Consumer {
           if (!connection_->connected()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
         } else if (connection_->connected()) {
           unreachable_.clear();
+        } else {
+          unreachable_ = "no NATS server reachable";
         }
       }
       if (left.count() <= 0) return 0;

@@ -72,7 +72,7 @@ class NatsQueue final : public Queue {
     wake();
     if (publisher_.joinable()) publisher_.join();
     if (stream_checker_.joinable()) stream_checker_.join();
-    connection_.reset();
+    // The connection closes with the queue (its destructor): ready() may still be asked.
   }
 
   bool ready() const noexcept override {
