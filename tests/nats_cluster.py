@@ -24,10 +24,11 @@ class NatsCluster:
     """`size` nats-server processes with JetStream, clustered by routes when size > 1; kill(i) is
     kill -9, start(i) brings server i back on the same ports and store."""
 
-    def __init__(self, directory, size=3, name="inlet-test"):
+    def __init__(self, directory, size=3, name="inlet-test", extra_args=()):
         self.directory = directory
         self.size = size
         self.name = name
+        self.extra_args = list(extra_args)  # for every server: TLS, users
         self.client_ports = [free_port() for _ in range(size)]
         self.route_ports = [free_port() for _ in range(size)]
         self.monitor_ports = [free_port() for _ in range(size)]
@@ -46,6 +47,7 @@ class NatsCluster:
         store.mkdir(parents=True, exist_ok=True)
         args = ["nats-server", "-a", "127.0.0.1", "-p", str(self.client_ports[i]), "-m", str(self.monitor_ports[i]),
                 "-js", "-sd", str(store), "--server_name", f"n{i}", "-l", str(store / "server.log")]
+        args += self.extra_args
         if self.size > 1:
             routes = ",".join(f"nats://127.0.0.1:{port}" for j, port in enumerate(self.route_ports) if j != i)
             args += ["--cluster_name", self.name, "--cluster", f"nats://127.0.0.1:{self.route_ports[i]}",
@@ -82,6 +84,13 @@ class NatsCluster:
 
     def live(self):
         return [i for i, proc in enumerate(self.procs) if proc is not None and proc.poll() is None]
+
+    def jetstream_messages(self, i=None):
+        """How many messages the server's JetStream holds, from its monitoring port (/jsz): works
+        whatever the client port asks for (TLS, credentials)."""
+        i = self.live()[0] if i is None else i
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.monitor_ports[i]}/jsz", timeout=5) as response:
+            return json.load(response)["messages"]
 
     def client(self, timeout=10):
         """A client on the first live server."""

@@ -27,6 +27,7 @@ const std::string& too_many_connections() {
 WebhookListener::WebhookListener(const std::vector<std::unique_ptr<Worker>>& workers,
                                  const std::string& host, std::uint16_t port)
     : workers_(workers) {
+  if (workers_.empty()) return;  // consumers only: nothing listens, and the log must not say it does
   tcp::endpoint endpoint(asio::ip::make_address(host), port);
   for (const auto& worker : workers_) {
     auto acceptor = std::make_unique<tcp::acceptor>(worker->io());
