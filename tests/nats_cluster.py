@@ -146,6 +146,20 @@ class NatsClient:
             payload = payload.encode()
         self.sock.sendall(f"SUB {inbox} {sid}\r\nUNSUB {sid} 1\r\nPUB {subject} {inbox} {len(payload)}\r\n".encode()
                           + payload + b"\r\n")
+        return self._reply(sid)
+
+    def publish(self, subject, payload, headers):
+        """A JetStream publish with headers (HPUB), as any client would send it; returns the PubAck."""
+        sid = self.next_sid
+        self.next_sid += 1
+        inbox = f"_INBOX.inlet_test.{sid}"
+        block = ("NATS/1.0\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n").encode()
+        self.sock.sendall(f"SUB {inbox} {sid}\r\nUNSUB {sid} 1\r\n".encode()
+                          + f"HPUB {subject} {inbox} {len(block)} {len(block) + len(payload)}\r\n".encode()
+                          + block + payload + b"\r\n")
+        return json.loads(self._reply(sid)[1])
+
+    def _reply(self, sid):
         while True:
             line = self.file.readline()
             if not line:
@@ -157,8 +171,7 @@ class NatsClient:
                 raise RuntimeError(line.decode().strip())
             parts = line.split()
             if parts and parts[0] == b"MSG":
-                data = self.file.read(int(parts[-1]) + 2)[:-2]
-                return None, data
+                return None, self.file.read(int(parts[-1]) + 2)[:-2]
             if parts and parts[0] == b"HMSG":
                 header_len, total = int(parts[-2]), int(parts[-1])
                 data = self.file.read(total + 2)[:-2]

@@ -78,8 +78,17 @@ def test_the_dedup_key_is_the_msg_id(tmp_path, cluster):
                    for _ in range(3)]
         assert all(a[0] == 200 for a in answers)
         assert len({json.loads(a[2])["tracking_id"] for a in answers}) == 1
+        # A copy already in the stream under the key (stored before a crash, never answered): the
+        # PubAck says duplicate, and the stream keeps the one it has.
+        with cluster.client() as client:
+            ack = client.publish(SUBJECT, b'{"a": 2}', {"Nats-Msg-Id": "d-2"})
+        assert ack["stream"] == STREAM and not ack.get("duplicate")
+        status, _, answer = node.post(b'{"a": 2}', headers={"Content-Type": "application/json", "X-Delivery": "d-2"})
+        assert status == 200, answer
+        assert node.metric("inlet_nats_duplicates_total", edge="main") == 1
     messages = stream_messages(cluster, STREAM)
-    assert len(messages) == 1 and messages[0]["headers"]["Nats-Msg-Id"] == "d-1"
+    assert [m["headers"]["Nats-Msg-Id"] for m in messages] == ["d-1", "d-2"]
+    assert "tracking_id" not in messages[1]["headers"]  # the copy that was there first
 
 
 class Load:
