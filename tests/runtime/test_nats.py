@@ -7,10 +7,13 @@ through a server's failover. The stream is read back with tests/nats_cluster.py'
 import collections
 import http.client
 import json
+import os
 import threading
 import time
+from pathlib import Path
 
 import pytest
+import yaml
 
 from inlet_harness import InletNode, run_inlet, wait_for
 from nats_cluster import AVAILABLE, NatsCluster, stream_messages
@@ -18,6 +21,7 @@ from tls_certs import TestCA
 
 pytestmark = pytest.mark.skipif(not AVAILABLE, reason="nats-server not installed")
 
+EXAMPLE = Path(os.environ.get("INLET_SOURCE_DIR", Path(__file__).resolve().parents[2])) / "deploy/examples/nats.yaml"
 STREAM = "HOOKS"
 SUBJECT = "hooks.github"
 
@@ -41,7 +45,12 @@ def nats_node(tmp_path, cluster, overrides=None, **queue):
 
 
 def wait_ready(node):
-    wait_for(lambda: node.admin_get("/readyz")[0] == 200, timeout=30, what="/readyz 200 (the stream is there)")
+    def ready():
+        try:
+            return node.admin_get("/readyz")[0] == 200
+        except OSError:  # the admin port opens after the interpreter has started
+            return False
+    wait_for(ready, timeout=30, what="/readyz 200 (the stream is there)")
 
 
 def test_each_message_is_in_the_stream_once_with_its_attributes_as_headers(tmp_path, cluster):
@@ -438,3 +447,24 @@ def test_a_message_not_acknowledged_within_ack_wait_is_delivered_again_and_count
         wait_for(lambda: len(reader.read_queue(str(directory / "out"))) >= 1, timeout=30, what="the output")
         # At least once: the redelivered copy may be processed too, never none.
         assert {r["body"]["slow"] for r in reader.read_queue(str(directory / "out"))} == {1}
+
+
+def test_the_example_runs_against_a_local_server(tmp_path):
+    example = yaml.safe_load(EXAMPLE.read_text())
+    with NatsCluster(tmp_path / "nats", size=1) as server:
+        example["edges"][0]["queue"]["servers"] = server.urls
+        (tmp_path / "inlet").mkdir()
+        node = InletNode(tmp_path / "inlet", example, start=False)
+        node.config = {**example, "listen": f"127.0.0.1:{node.port}", "admin_listen": f"127.0.0.1:{node.admin_port}"}
+        node.write_config()
+        assert run_inlet("check", "--config", str(node.config_path)).returncode == 0
+        with node.start():
+            wait_ready(node)
+            headers = {"Content-Type": "application/json", "X-Delivery": "d-1"}
+            first = node.post(b'{"a": 1}', headers=headers)
+            assert first[0] == 200 and node.post(b'{"a": 1}', headers=headers)[2] == first[2]
+            out = str(tmp_path / "inlet" / "data" / "nats-out")
+            wait_for(lambda: node.read_queue(out), what="the processor's output")
+            (record,) = node.read_queue(out)
+            assert record["body"] == {"a": 1, "seen_by": "annotate"}
+            assert record["prev_tracking_ids"] == [json.loads(first[2])["tracking_id"]]
