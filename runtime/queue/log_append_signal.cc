@@ -39,11 +39,12 @@ void LogAppendSignal::appended() noexcept {
 void LogAppendSignal::subscribe(int fd) {
   std::lock_guard lock(mu_);
   fds_.push_back(fd);
+  consumers_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void LogAppendSignal::unsubscribe(int fd) {
   std::lock_guard lock(mu_);
-  std::erase(fds_, fd);
+  consumers_.fetch_sub(static_cast<int>(std::erase(fds_, fd)), std::memory_order_relaxed);
 }
 
 }  // namespace inlet::runtime

@@ -30,11 +30,15 @@ class LogAppendSignal {
   // arm(). Arm, then look for records, then wait: an append in between is never missed.
   void subscribe(int fd);
   void unsubscribe(int fd);
+  // How many consumers of the log this process has: who may free the pages already read (none:
+  // the writer; one: that consumer; more: nobody, as they cannot know each other's place).
+  int consumers() const noexcept { return consumers_.load(std::memory_order_relaxed); }
   void arm() noexcept { waiting_.store(true, std::memory_order_seq_cst); }
 
  private:
   std::atomic<int> writers_{0};
   std::atomic<bool> waiting_{false};
+  std::atomic<int> consumers_{0};
   std::mutex mu_;
   std::vector<int> fds_;
 };

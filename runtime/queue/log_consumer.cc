@@ -227,6 +227,7 @@ class LogConsumer final : public Consumer {
       drain_inotify();
       drain_eventfd(appended_.get());
       signal_->arm();
+      reader_.drop_behind(signal_->consumers() == 1);
       std::size_t got = 0;
       while (got < max) {
         std::optional<LogRecord> record = reader_.next();

@@ -143,7 +143,8 @@ class LogQueue final : public Queue {
   codecs::UniqueFd fd_;  // active segment
   std::uint64_t next_offset_ = 0;
   bool tail_dirty_ = false;
-  std::uint64_t writeback_from_ = 0;  // start of the active segment's bytes not yet sent to disk  // a failed write left bytes past segments_.back().bytes
+  std::uint64_t writeback_from_ = 0;  // start of the active segment's bytes not yet sent to disk
+  log_format::DropBehind drop_behind_;  // of the active segment, while no consumer here reads it
   std::vector<Node*> batch_;
   // Guards the files and batch_: held by the writer thread, or by an I/O thread that writes a
   // burst itself (ack: write), which only ever try_locks it.
@@ -479,6 +480,7 @@ bool LogQueue::write_range(std::size_t begin, std::size_t end) noexcept {
                       SYNC_FILE_RANGE_WRITE);
     writeback_from_ = position;
   }
+  if (append_signal_->consumers() == 0) drop_behind_.passed(fd_.get(), position);
   return true;
 }
 
@@ -517,6 +519,7 @@ bool LogQueue::roll() noexcept {
   codecs::UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (!fd.valid()) return false;
   fsync_dir(options_.dir);
+  if (append_signal_->consumers() == 0) drop_behind_.finished(fd_.get());
   fd_ = std::move(fd);
   tail_dirty_ = false;
   segments_.push_back({base, 0});

@@ -65,6 +65,10 @@ class LogReader {
   // The next complete record, or nullopt at the current end. A record whose CRC does not match
   // throws std::runtime_error naming the segment and file position.
   std::optional<LogRecord> next();
+  // While on, the page cache of what was read is freed behind the reader (log_segment.h): for a
+  // consumer that is the only one of its log in this process. Another process's reader may then
+  // read those pages from disk, which costs it time, never records.
+  void drop_behind(bool on) noexcept;
 
  private:
   struct State;

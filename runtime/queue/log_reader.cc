@@ -18,6 +18,8 @@ struct LogReader::State {
   std::filesystem::path path;
   int fd = -1;
   std::optional<SegmentScanner> scanner;
+  bool drop = false;
+  log_format::DropBehind dropper;
 
   ~State() {
     if (fd >= 0) ::close(fd);
@@ -26,7 +28,10 @@ struct LogReader::State {
   void open(std::uint64_t base, std::filesystem::path segment) {
     const int new_fd = ::open(segment.c_str(), O_RDONLY | O_CLOEXEC);
     if (new_fd < 0) throw std::runtime_error("log reader: cannot open " + segment.string());
-    if (fd >= 0) ::close(fd);
+    if (fd >= 0) {
+      if (drop) dropper.finished(fd);
+      ::close(fd);
+    }
     fd = new_fd;
     path = std::move(segment);
     offset = base;
@@ -47,6 +52,8 @@ LogReader::LogReader(std::filesystem::path dir, std::uint64_t from)
 
 LogReader::~LogReader() = default;
 
+void LogReader::drop_behind(bool on) noexcept { state_->drop = on; }
+
 std::optional<LogRecord> LogReader::next() {
   State& s = *state_;
   if (!s.scanner) {
@@ -66,6 +73,7 @@ std::optional<LogRecord> LogReader::next() {
     switch (s.scanner->next()) {
       case SegmentScanner::Result::kRecord: {
         const std::uint64_t offset = s.offset++;
+        if (s.drop) s.dropper.passed(s.fd, s.scanner->position());
         if (offset < s.from) continue;
         return LogRecord{offset, std::string(s.scanner->attributes()),
                          std::string(s.scanner->body())};

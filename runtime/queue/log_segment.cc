@@ -1,5 +1,6 @@
 #include "runtime/queue/log_segment.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -38,6 +39,20 @@ std::vector<std::pair<std::uint64_t, std::filesystem::path>> list_segments(
   }
   std::sort(segments.begin(), segments.end());
   return segments;
+}
+
+void DropBehind::drop_before(int fd, std::uint64_t position) noexcept {
+  // Three strides behind the kept window are retried: writeback of the last ones may not have
+  // finished when they were first asked for.
+  const std::uint64_t end = position - kKeptBytes;
+  const std::uint64_t begin = end > 4 * kStrideBytes ? end - 4 * kStrideBytes : 0;
+  ::posix_fadvise(fd, static_cast<off_t>(begin), static_cast<off_t>(end - begin), POSIX_FADV_DONTNEED);
+  next_ = position + kStrideBytes;
+}
+
+void DropBehind::finished(int fd) noexcept {
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+  next_ = kKeptBytes + kStrideBytes;
 }
 
 bool SegmentScanner::fill(std::size_t n) {

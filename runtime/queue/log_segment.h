@@ -34,6 +34,29 @@ inline std::uint32_t get_u32(const char* p) {
          std::uint32_t{u[3]} << 24;
 }
 
+// Frees the page cache behind a sequential pass over a segment (the writer's or a consumer's).
+// A log is written once and read once soon after, so its pages have no later use; left cached, each
+// new write lands on memory the system never touched, and on a VM that first touch (a host page
+// fault per page) costs more than the copy itself. Freed pages are reused by the next writes.
+// The last kKeptBytes stay cached for a reader close behind; pages not yet written back are
+// skipped by the kernel and retried on the next call, so nothing here waits for the disk.
+class DropBehind {
+ public:
+  static constexpr std::uint64_t kKeptBytes = 32ull << 20;
+  static constexpr std::uint64_t kStrideBytes = 4ull << 20;
+
+  // The pass over `fd` has reached `position`; cheap unless a stride was crossed.
+  void passed(int fd, std::uint64_t position) noexcept {
+    if (position >= next_) drop_before(fd, position);
+  }
+  // The pass over `fd` is over (a sealed segment, synced): frees all of it, and starts afresh.
+  void finished(int fd) noexcept;
+
+ private:
+  void drop_before(int fd, std::uint64_t position) noexcept;
+  std::uint64_t next_ = kKeptBytes + kStrideBytes;
+};
+
 // Reads records sequentially from an open segment file descriptor with pread; the file may grow
 // between calls (a live segment), so kEnd and kPartial are not final.
 class SegmentScanner {

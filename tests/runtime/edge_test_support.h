@@ -1,9 +1,12 @@
 // Shared by the queue tests (log, Kafka, Redis): payload messages that outlive their callbacks, a
 // callback that records each status and lets the test wait for them, storing a whole batch, and
-// the key path a queue's config parser refuses.
+// the key path a queue's config parser refuses, and how much of a log file the page cache holds.
 #pragma once
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -131,6 +134,25 @@ inline std::vector<ConsumedMessage> poll_until(Consumer& consumer, std::size_t c
     consumer.poll(got, std::min(count - got.size(), batch), std::chrono::milliseconds(500));
   }
   return got;
+}
+
+// The share of the pages of `file` in [begin, end) that are in the page cache (mincore).
+inline double resident_fraction(const std::filesystem::path& file, std::uint64_t begin, std::uint64_t end) {
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  EXPECT_GE(fd, 0) << file;
+  if (fd < 0) return -1;
+  const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  begin -= begin % page;
+  const std::size_t length = end - begin;
+  void* map = ::mmap(nullptr, length, PROT_READ, MAP_SHARED, fd, static_cast<off_t>(begin));
+  ::close(fd);
+  EXPECT_NE(map, MAP_FAILED) << file;
+  if (map == MAP_FAILED) return -1;
+  std::vector<unsigned char> pages((length + page - 1) / page);
+  EXPECT_EQ(::mincore(map, length, pages.data()), 0);
+  ::munmap(map, length);
+  const auto resident = std::count_if(pages.begin(), pages.end(), [](unsigned char p) { return p & 1; });
+  return static_cast<double>(resident) / static_cast<double>(pages.size());
 }
 
 // The key path `parse` (a parse_<type>_queue) refuses `yaml` with, given as edges[0].queue; empty

@@ -16,6 +16,7 @@
 #include "codecs/unique_handle.h"
 #include "runtime/queue/log_append_signal.h"
 #include "runtime/queue/log_queue.h"
+#include "runtime/queue/log_segment.h"
 #include "tests/runtime/edge_test_support.h"
 
 namespace inlet::runtime {
@@ -219,6 +220,69 @@ TEST_F(LogConsumerTest, ListsLagAndFindsAnOffsetByTime) {
   EXPECT_EQ(log_extent(dir_).end, 40u);
   EXPECT_EQ(log_offset_at_time(dir_, 0), 0u);
   EXPECT_EQ(log_offset_at_time(dir_, std::int64_t{1} << 62), 40u);
+}
+
+constexpr std::uint64_t kMiB = 1ull << 20;
+
+// Stores 48 MiB in 64 KiB bodies to one segment of a log with ack: fsync (so that its pages are
+// clean at once, and whether they are cached is up to the consumers alone); returns the bodies.
+std::vector<std::string> store_48_mib(const fs::path& dir, Queue& queue) {
+  std::vector<std::string> bodies, ids;
+  for (int i = 0; i < 768; ++i) {
+    bodies.push_back("{\"n\":" + std::to_string(i) + "}" + std::string((64u << 10) - 16, ' '));
+    char id[33];
+    std::snprintf(id, sizeof id, "%032x", i);
+    ids.emplace_back(id);
+  }
+  for (std::size_t first = 0; first < bodies.size(); first += 128) {
+    testing::Recorder recorder(128);
+    for (std::size_t i = 0; i < 128; ++i) {
+      queue.store(Message{.body = bodies[first + i], .tracking_id = ids[first + i], .message_type = "t",
+                          .received_at = "2026-12-03T10:00:00.000000Z", .node = "n",
+                          .content_type = "application/json"},
+                  recorder.at(i));
+    }
+    EXPECT_TRUE(recorder.wait_for(128, std::chrono::seconds(30)));
+    EXPECT_EQ(recorder.count(StoreStatus::kStored), 128u);
+  }
+  EXPECT_EQ(log_format::list_segments(dir).size(), 1u);
+  return bodies;
+}
+
+std::unique_ptr<Queue> open_fsync_queue(const fs::path& dir) {
+  LogQueueOptions options;
+  options.dir = dir;
+  options.ack = AckMode::kFsync;
+  return open_log_queue(options);
+}
+
+// The one consumer of a log in its process frees the page cache behind what it read (the writer
+// leaves that to it); with two, neither knows where the other is, so both leave the pages be.
+TEST_F(LogConsumerTest, TheOnlyConsumerHereFreesThePageCacheBehindItself) {
+  auto queue = open_fsync_queue(dir_);
+  auto consumer = open_log_consumer(dir_, "only");
+  const auto bodies = store_48_mib(dir_, *queue);
+  const fs::path segment = log_format::list_segments(dir_).front().second;
+  const std::uint64_t size = fs::file_size(segment);
+  EXPECT_GT(testing::resident_fraction(segment, 0, 8 * kMiB), 0.95) << "the writer freed them";
+  const auto got = testing::poll_until(*consumer, bodies.size(), milliseconds(30000), 64);
+  ASSERT_EQ(got.size(), bodies.size());
+  for (std::size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i].body, bodies[i]) << i;
+  EXPECT_LT(testing::resident_fraction(segment, 0, 8 * kMiB), 0.05);
+  EXPECT_GT(testing::resident_fraction(segment, size - 16 * kMiB, size), 0.95);
+  queue->close();
+}
+
+TEST_F(LogConsumerTest, TwoConsumersHereLeaveThePageCacheBe) {
+  auto queue = open_fsync_queue(dir_);
+  auto first = open_log_consumer(dir_, "first");
+  auto second = open_log_consumer(dir_, "second");
+  const auto bodies = store_48_mib(dir_, *queue);
+  const fs::path segment = log_format::list_segments(dir_).front().second;
+  EXPECT_EQ(testing::poll_until(*first, bodies.size(), milliseconds(30000), 64).size(), bodies.size());
+  EXPECT_EQ(testing::poll_until(*second, bodies.size(), milliseconds(30000), 64).size(), bodies.size());
+  EXPECT_GT(testing::resident_fraction(segment, 0, fs::file_size(segment)), 0.95);
+  queue->close();
 }
 
 TEST(Rfc3339, ParsesUtcOffsetsAndFractions) {

@@ -20,6 +20,8 @@
 #include <vector>
 
 #include "runtime/queue/log_reader_command.h"
+#include "runtime/queue/log_segment.h"
+#include "tests/runtime/edge_test_support.h"
 #include "test_payloads.h"
 
 namespace inlet::runtime {
@@ -149,6 +151,68 @@ TEST(LogQueue, ReadsBackCorpusBodiesByteForByte) {
     EXPECT_EQ(records[i].body, messages[i].body) << i;
   }
   EXPECT_TRUE(fs::exists(dir.path() / "00000000000000000000.log"));
+}
+
+// `count` bodies of 64 KiB, each distinct.
+std::vector<OwnedMessage> large_messages(int count) {
+  std::vector<OwnedMessage> out;
+  for (int i = 0; i < count; ++i) {
+    std::string body = "{\"n\":" + std::to_string(i) + ",\"pad\":\"";
+    body.append((64u << 10) - body.size() - 2, static_cast<char>('a' + i % 26));
+    body += "\"}";
+    out.push_back(make_message(std::move(body), i));
+  }
+  return out;
+}
+
+void store_in_rounds(Queue& queue, const std::vector<OwnedMessage>& messages) {
+  for (std::size_t i = 0; i < messages.size(); i += 64) {
+    store_all(queue, {messages.begin() + static_cast<std::ptrdiff_t>(i),
+                      messages.begin() + static_cast<std::ptrdiff_t>(std::min(messages.size(), i + 64))});
+  }
+}
+
+constexpr std::uint64_t kMiB = 1ull << 20;
+
+// With no consumer of the log in this process nobody will read what was written, so the writer
+// frees the page cache behind itself, keeping only the last DropBehind::kKeptBytes; the records
+// still read back whole (from the disk).
+TEST(LogQueue, FreesThePageCacheBehindItsWritesWhenNoConsumerHereReadsTheLog) {
+  TempDir dir;
+  const auto messages = large_messages(768);  // 48 MiB, one segment
+  auto queue = open_log_queue(options_for(dir.path()));  // fsync: the pages are clean at once
+  store_in_rounds(*queue, messages);
+  queue->close();
+  const auto segments = segment_files(dir.path());
+  ASSERT_EQ(segments.size(), 1u);
+  const std::uint64_t size = fs::file_size(segments[0]);
+  ASSERT_GT(size, 48 * kMiB);
+  static_assert(log_format::DropBehind::kKeptBytes == 32 * kMiB);
+  EXPECT_LT(testing::resident_fraction(segments[0], 0, 8 * kMiB), 0.05);
+  EXPECT_GT(testing::resident_fraction(segments[0], size - 16 * kMiB, size), 0.95);
+  const auto records = read_all(dir.path());
+  ASSERT_EQ(records.size(), messages.size());
+  for (std::size_t i = 0; i < records.size(); ++i) ASSERT_EQ(records[i].body, messages[i].body) << i;
+}
+
+// Rolling frees all of the sealed segment (synced first, in either ack mode).
+TEST(LogQueue, FreesTheWholePageCacheOfASealedSegment) {
+  for (AckMode ack : {AckMode::kWrite, AckMode::kFsync}) {
+    TempDir dir;
+    LogQueueOptions options = options_for(dir.path(), ack);
+    options.segment_bytes = 2 * kMiB;
+    const auto messages = large_messages(96);  // 6 MiB: three segments or more
+    auto queue = open_log_queue(options);
+    store_in_rounds(*queue, messages);
+    queue->close();
+    const auto segments = segment_files(dir.path());
+    ASSERT_GE(segments.size(), 3u);
+    for (std::size_t i = 0; i + 1 < segments.size(); ++i) {
+      EXPECT_LT(testing::resident_fraction(segments[i], 0, fs::file_size(segments[i])), 0.05)
+          << segments[i];
+    }
+    EXPECT_EQ(read_all(dir.path()).size(), messages.size());
+  }
 }
 
 // Regression: a reader on a log with only its first, empty segment took that segment for the
