@@ -9,10 +9,14 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from loopback_ports import free_port  # noqa: E402  (one definition for the suites and the benchmark)
 
 PROCESSES = []
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -59,12 +63,6 @@ def stop(process, sig=signal.SIGTERM, timeout=10.0):
 def stop_all():
     for process in list(reversed(PROCESSES)):
         stop(process, timeout=3.0)
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def process_tree(pid):

@@ -23,6 +23,8 @@ import time
 
 import yaml
 
+from loopback_ports import free_port  # noqa: F401  (the suites import it from here)
+
 BINARY = os.environ.get("INLET_BINARY", "build/runtime/inlet")
 CORPUS_DIR = os.environ.get("INLET_CORPUS_DIR", os.path.join(os.path.dirname(__file__), "..", "..",
                                                               "shared", "corpus", "github-webhooks"))
@@ -62,12 +64,6 @@ def wait_for(predicate, timeout=20, what="the condition"):
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def payload_files():

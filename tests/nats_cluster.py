@@ -2,7 +2,7 @@
 JetStream on free loopback ports (routes between them, a store directory each), and a small client
 of the NATS protocol, written from its documentation, to read a stream back through the JetStream
 API. It shares no code with inlet's edge, so what it reads is what the servers hold. bench/run's
-NATS scenarios start their servers with it too (it imports nothing else of the tests)."""
+NATS scenarios start their servers with it too (it imports only tests/loopback_ports.py)."""
 import base64
 import json
 import shutil
@@ -11,13 +11,9 @@ import subprocess
 import time
 import urllib.request
 
+from loopback_ports import free_port
+
 AVAILABLE = shutil.which("nats-server") is not None
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class NatsCluster:
