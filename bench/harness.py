@@ -713,7 +713,8 @@ def main(argv):
                    "baseline_binary": baseline_binary, "baseline_missing": baseline_missing,
                    "idle_for": idle_for, "steps_before": steps_before}
         print(f"real payloads: {payloads.real_corpus(SOURCE_DIR)[0]}", flush=True)
-        print(f"{len(matrix)} scenarios, {total} measurements, {duration:g} s each; "
+        scenario_count = len(matrix) + (1 if run_delivery else 0)
+        print(f"{scenario_count} scenarios, {total} measurements, {duration:g} s each; "
               f"servers on cpu {settings.server_cpus}, load on cpu {settings.load_cpus}", flush=True)
         progress = Progress(total)
         for index, scenario in enumerate(matrix):

@@ -324,7 +324,8 @@ def write(out, document):
     out = Path(out)
     files = {}
     try:
-        files = plots(out, document)
+        # A run of only the delivery scenario has no HTTP rows to plot.
+        files = plots(out, document) if document["results"] else {}
     except Exception as error:  # a broken plot must not lose the measurements
         document["plot_error"] = f"{type(error).__name__}: {error}"
     (out / "results.json").write_text(json.dumps(document, indent=2) + "\n")
@@ -354,14 +355,19 @@ def write(out, document):
         lines.append(f"- plots failed: {document['plot_error']}")
     if document.get("inlet_missing"):
         lines.append(f"- **inlet not available: {document['inlet_missing']}**")
-    lines += ["", HOW_TO_READ, "", "## Throughput and CPU", "", throughput_table(document), "",
-              f"![throughput]({files.get('throughput', '')})", "", f"![cpu]({files.get('cpu', '')})", "",
-              "## Latency at a constant rate", "", latency_table(document), "",
-              f"![latency]({files.get('latency', '')})", "", "## Memory with idle keep-alive connections", "",
-              memory_table(document), "", "## Every inlet figure as a ratio: vs nginx / vs FastAPI", "",
-              "Each cell is inlet's figure divided by nginx's, then by FastAPI's, for the same work in this "
-              "run (nginx: same payload and encoding; FastAPI: also the same authenticator and ack).", "",
-              ratio_table(document), ""]
+    if document["results"]:
+        images = {name: f"![{name}]({files[name]})" if name in files else f"({name} plot not drawn)"
+                  for name in ("throughput", "cpu", "latency")}
+        lines += ["", HOW_TO_READ, "", "## Throughput and CPU", "", throughput_table(document), "",
+                  images["throughput"], "", images["cpu"], "",
+                  "## Latency at a constant rate", "", latency_table(document), "",
+                  images["latency"], "", "## Memory with idle keep-alive connections", "",
+                  memory_table(document), "", "## Every inlet figure as a ratio: vs nginx / vs FastAPI", "",
+                  "Each cell is inlet's figure divided by nginx's, then by FastAPI's, for the same work in "
+                  "this run (nginx: same payload and encoding; FastAPI: also the same authenticator and "
+                  "ack).", "", ratio_table(document), ""]
+    else:
+        lines.append("")
     if document.get("compare"):
         lines += [f"## inlet against inlet@{document['compare']} (`--compare`)", "",
                   "Each pair ran back to back in this run on the same settings; ratio is inlet's "
@@ -437,6 +443,8 @@ def summary_table(document):
             inlet = table[rows[index][0]].get("inlet")
             other = same_work(results, inlet, "baseline") if ok(inlet) else None
             rows[index] = rows[index] + (ratio(rps(inlet, head), rps(other, head)) if other else "",)
+    if len(rows) == 1:
+        return "\n".join(["", *delivery_lines(document)] if document.get("delivery") else [])
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
     text = [f"\nsummary ({head} connections; ÷ = inlet divided by the baseline)"]
     for index, row in enumerate(rows):
