@@ -11,6 +11,9 @@
 
 namespace inlet::codecs {
 
+// Bytes past a buffer's size that validate() needs readable to make no copy.
+inline constexpr std::size_t kJsonPadding = simdjson::SIMDJSON_PADDING;
+
 class JsonValidator {
  public:
   JsonValidator();

@@ -1,5 +1,6 @@
 #include "python/python_function.h"
 
+#include "codecs/json_validator.h"
 #include "python/function_loader.h"
 #include "python/interpreter.h"
 
@@ -18,6 +19,18 @@ py::str utf8_str(std::string_view text) {
   PyObject* s = PyUnicode_DecodeUTF8(text.data(), static_cast<Py_ssize_t>(text.size()), "replace");
   if (s == nullptr) throw py::error_already_set();
   return py::reinterpret_steal<py::str>(s);
+}
+
+// A str's UTF-8 (cached in the object, or the object's own bytes when it is ASCII) copied once
+// into a string with room for the JSON validator's padding, so validating it copies nothing more.
+std::string padded_utf8(py::handle str) {
+  Py_ssize_t size = 0;
+  const char* data = PyUnicode_AsUTF8AndSize(str.ptr(), &size);
+  if (data == nullptr) throw py::error_already_set();
+  std::string out;
+  out.reserve(static_cast<std::size_t>(size) + codecs::kJsonPadding);
+  out.assign(data, static_cast<std::size_t>(size));
+  return out;
 }
 
 std::string type_name(py::handle value) { return Py_TYPE(value.ptr())->tp_name; }
@@ -68,7 +81,7 @@ struct FunctionJob final : Job {
       }
       if (value.is_none()) return;
       if (PyUnicode_Check(value.ptr())) {
-        result.outputs.push_back(value.cast<std::string>());
+        result.outputs.push_back(padded_utf8(value));
         return;
       }
       if (PyBytes_Check(value.ptr()) || !py::isinstance<py::iterable>(value)) {
@@ -81,7 +94,7 @@ struct FunctionJob final : Job {
           fail("processor returned an iterable holding " + type_name(item) + "; every output must be a str");
           return;
         }
-        result.outputs.push_back(item.cast<std::string>());
+        result.outputs.push_back(padded_utf8(item));
       }
     } catch (py::error_already_set& e) {
       result.outputs.clear();

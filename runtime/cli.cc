@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "codecs/json_validator.h"
 #include "runtime/config/node_config.h"
 #include "runtime/delivery/deliverer.h"
 #include "runtime/delivery/delivery_command.h"
@@ -363,7 +364,7 @@ int test_request(const Args& args) {
     StageTools tools;
     BlockingRun run;
     Exchange exchange(run, run, tools);
-    body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+    body.reserve(body.size() + codecs::kJsonPadding);
     const ExchangeInput input{.target = target, .content_type = content_type, .encodings = encodings,
                               .headers = headers, .raw_body = &body, .client_host = "127.0.0.1",
                               .client_port = 0, .scheme = "http", .host = {}, .client_cert = {}};

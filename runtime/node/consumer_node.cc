@@ -5,10 +5,9 @@
 #include <deque>
 #include <mutex>
 #include <random>
-
-#include <simdjson.h>
 #include <thread>
 
+#include "codecs/json_validator.h"
 #include "runtime/delivery/deliverer.h"
 #include "runtime/log.h"
 #include "runtime/node/node_outputs.h"
@@ -314,7 +313,7 @@ void ConsumerNode::Impl::deliver(Slot& slot) {
     const Filter* filter = config.endpoints[e].filter.get();
     if (filter != nullptr && !parsed) {
       // Room for simdjson's padding, so validating makes no copy.
-      slot.input.body.reserve(slot.input.body.size() + simdjson::SIMDJSON_PADDING);
+      slot.input.body.reserve(slot.input.body.size() + codecs::kJsonPadding);
       if (!validator.validate(slot.input.body)) {
         fail(slot, "the input is not JSON, so the endpoints' filters cannot run: " +
                        std::string(validator.error()));

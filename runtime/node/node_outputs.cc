@@ -21,7 +21,7 @@ bool route_function_result(const ConsumerNodeConfig& node, python::FunctionResul
   for (std::size_t i = 0; i < out.bodies.size(); ++i) {
     std::string& body = out.bodies[i];
     // Room for simdjson's padding, so validating makes no copy.
-    body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+    body.reserve(body.size() + codecs::kJsonPadding);
     if (!validator.validate(body)) {
       error = "output " + std::to_string(i) + " of " + std::to_string(out.bodies.size()) + ": " +
               std::string(validator.error());

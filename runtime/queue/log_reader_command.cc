@@ -8,6 +8,7 @@
 #include <string_view>
 #include <thread>
 
+#include "codecs/json_validator.h"
 #include "runtime/log.h"
 #include "runtime/message.h"
 #include "runtime/queue/log_queue.h"
@@ -62,10 +63,10 @@ class LineFormatter {
     line += ",\"body\":";
     // Validate first: minify alone would pass non-JSON through and break the output line.
     padded_.assign(record.body);
-    padded_.append(simdjson::SIMDJSON_PADDING, '\0');
+    padded_.append(codecs::kJsonPadding, '\0');
     if (body_parser_.parse(padded_.data(), record.body.size(), false).error() ==
         simdjson::SUCCESS) {
-      minified_.resize(record.body.size() + simdjson::SIMDJSON_PADDING);
+      minified_.resize(record.body.size() + codecs::kJsonPadding);
       std::size_t size = 0;
       if (simdjson::minify(record.body.data(), record.body.size(), minified_.data(), size) ==
           simdjson::SUCCESS) {

@@ -69,7 +69,7 @@ void Exchange::run(std::shared_ptr<const Pipeline> pipeline, const ExchangeInput
     decoded_.clear();
     const codecs::DecodeStatus status = tools_.decoder.decode(raw, input.encodings, decoded_,
                                                               limits.max_decoded_bytes,
-                                                              simdjson::SIMDJSON_PADDING);
+                                                              codecs::kJsonPadding);
     if (status != codecs::DecodeStatus::kOk) {
       mark(Stage::kDecode);
       return finish(status == codecs::DecodeStatus::kTooLarge ? Reject::kDecodedTooLarge
@@ -93,7 +93,7 @@ void Exchange::run(std::shared_ptr<const Pipeline> pipeline, const ExchangeInput
       mark(Stage::kDecode);
       return finish(Reject::kFormFieldMissing, "form field '" + field + "' is missing");
     }
-    form_json_.reserve(form_json_.size() + simdjson::SIMDJSON_PADDING);
+    form_json_.reserve(form_json_.size() + codecs::kJsonPadding);
     text = &form_json_;
     message_body_ = form_json_;
     content_type_ = "application/json";
@@ -221,6 +221,8 @@ void Exchange::after_auth() noexcept {
       .prev_tracking_ids = {},
       .error = {},
       .attempts = {},
+      .endpoint = {},
+      .status = {},
       .key = {},  // per edge: store_now()
       .dedup_key = has_dedup_key_ ? std::string_view(dedup_key_) : std::string_view(),
   };

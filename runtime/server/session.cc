@@ -7,6 +7,7 @@
 #include <boost/beast/http/status.hpp>
 #include <limits>
 
+#include "codecs/json_validator.h"
 #include "runtime/log.h"
 #include "runtime/response.h"
 #include "runtime/server/forwarded.h"
@@ -180,7 +181,7 @@ bool Session::on_header() {
     return false;
   }
   parser_->body_limit(limits.max_body_bytes);
-  if (length) request.body().reserve(*length + simdjson::SIMDJSON_PADDING);
+  if (length) request.body().reserve(*length + codecs::kJsonPadding);
   parser_->eager(true);
   phase_ = Phase::kBody;
   deadline_ = Clock::now() + limits.body_timeout;

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "codecs/json_validator.h"
+
 namespace inlet::python {
 namespace {
 
@@ -69,6 +71,31 @@ TEST(PythonFunction, ProcessorReturnsNoneAStrAListOrAGenerator) {
     EXPECT_EQ(result.status, Status::kOk) << body << result.error;
     EXPECT_EQ(result.outputs, expected) << body;
   }
+}
+
+// Outputs are the str's UTF-8, byte for byte, with room for the validator's padding; a str that
+// has no UTF-8 form (a lone surrogate) fails the call instead of being mangled.
+TEST(PythonFunction, ProcessorOutputsAreUtf8WithPadding) {
+  auto function = make_python_function(FunctionKind::kProcessor, inline_options(R"(
+def processor(*, context, message, source, **kwargs):
+    return [message, '{"name": "Zo\u00eb \u2603 \U0001F600"}']
+)"));
+  const std::string accented = "{\"name\": \"Ren\u00e9e\"}";  // UTF-8 bytes straight through
+  const FunctionResult result = call_once(*function, accented);
+  ASSERT_EQ(result.status, Status::kOk) << result.error;
+  EXPECT_EQ(result.outputs, (std::vector<std::string>{
+                                accented, "{\"name\": \"Zo\u00eb \u2603 \U0001F600\"}"}));
+  for (const std::string& output : result.outputs) {
+    EXPECT_GE(output.capacity(), output.size() + codecs::kJsonPadding);
+  }
+
+  auto surrogate = make_python_function(FunctionKind::kProcessor, inline_options(R"(
+def processor(*, context, message, source, **kwargs):
+    return '\ud800'
+)"));
+  const FunctionResult refused = call_once(*surrogate);
+  EXPECT_EQ(refused.status, Status::kFailed);
+  EXPECT_NE(refused.error.find("surrogates not allowed"), std::string::npos) << refused.error;
 }
 
 TEST(PythonFunction, AsyncProcessorAndContextConfig) {
