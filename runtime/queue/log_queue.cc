@@ -109,10 +109,12 @@ class LogQueue final : public Queue {
   void push_free(Node* node) noexcept;
   void wake() noexcept;
   void run() noexcept;
-  void write_batch() noexcept;
+  // Who writes: the writer thread may roll to a new segment; an I/O thread may not (see flush()).
+  enum class Roller : std::uint8_t { kWriterThread, kIoThread };
+  void write_batch(Roller roller) noexcept;
   bool enqueue(const Message& message, StoreCallback& callback);
   void wake_if_sleeping() noexcept;
-  bool write_pending() noexcept;
+  bool write_pending(Roller roller) noexcept;
   bool write_range(std::size_t begin, std::size_t end) noexcept;
   bool sync_range(std::size_t begin, std::size_t end) noexcept;
   bool roll() noexcept;
@@ -146,6 +148,10 @@ class LogQueue final : public Queue {
   std::uint64_t writeback_from_ = 0;  // start of the active segment's bytes not yet sent to disk
   log_format::DropBehind drop_behind_;  // of the active segment, while no consumer here reads it
   std::vector<Node*> batch_;
+  // Records an I/O thread's burst took but could not write without rolling, oldest first: the
+  // writer thread writes them before anything still pending, and I/O threads write nothing while
+  // there are any, so the log keeps the order records were taken in.
+  std::vector<Node*> carried_;
   // Guards the files and batch_: held by the writer thread, or by an I/O thread that writes a
   // burst itself (ack: write), which only ever try_locks it.
   std::mutex file_mutex_;
@@ -312,21 +318,36 @@ void LogQueue::wake_if_sleeping() noexcept {
 // With ack: write the calling I/O thread writes the burst itself when the files are free: one
 // writev and no thread hand-off, where waking the writer would cost two context switches on a
 // busy core. With ack: fsync the writer thread syncs, so the I/O thread keeps parsing meanwhile.
+// Rolling to a new segment syncs the sealed one and the directory and may delete old segments, so
+// a burst that reaches the end of a segment leaves the rest to the writer thread: an I/O thread
+// never waits on a disk sync (it once did, for every segment: the p99 at half load was that sync).
 void LogQueue::flush() noexcept {
+  bool carried = false;
   if (options_.ack == AckMode::kWrite) {
     std::unique_lock lock(file_mutex_, std::try_to_lock);
-    if (lock.owns_lock()) write_pending();
+    if (lock.owns_lock()) {
+      if (carried_.empty()) write_pending(Roller::kIoThread);
+      carried = !carried_.empty();
+    }
   }
-  if (!pending_.empty()) wake_if_sleeping();
+  // Carried records are not on the pending list, which the writer checks before it sleeps: wake
+  // it unconditionally (once per segment).
+  if (carried) {
+    wake();
+  } else if (!pending_.empty()) {
+    wake_if_sleeping();
+  }
 }
 
-// Takes every pending record and writes it; the caller holds file_mutex_.
-bool LogQueue::write_pending() noexcept {
+// Takes the carried records, then every pending one, and writes them; the caller holds
+// file_mutex_.
+bool LogQueue::write_pending(Roller roller) noexcept {
   Node* list = pending_.take_all();
-  if (list == nullptr) return false;
+  if (list == nullptr && carried_.empty()) return false;
   batch_.clear();
+  batch_.swap(carried_);
   for (; list != nullptr; list = list->next) batch_.push_back(list);
-  write_batch();
+  write_batch(roller);
   return true;
 }
 
@@ -381,7 +402,7 @@ void LogQueue::run() noexcept {
         enforce_retention();
         next_retention_check_ = now + options_.retention_check_interval;
       }
-      if (write_pending()) continue;
+      if (write_pending(Roller::kWriterThread)) continue;
     }
     const bool closing = closing_.load(std::memory_order_seq_cst);
     if (closing && in_flight_.load(std::memory_order_seq_cst) == 0) return;
@@ -527,10 +548,10 @@ bool LogQueue::roll() noexcept {
   return true;
 }
 
-void LogQueue::write_batch() noexcept {
+void LogQueue::write_batch(Roller roller) noexcept {
   batches_.fetch_add(1, std::memory_order_relaxed);
   const bool fsync = options_.ack == AckMode::kFsync;
-  const std::size_t n = batch_.size();
+  std::size_t n = batch_.size();
   std::size_t unsynced = 0;  // first record not yet covered by an fdatasync
   std::size_t i = 0;
   while (i < n) {
@@ -543,6 +564,12 @@ void LogQueue::write_batch() noexcept {
       ++i;
     }
     if (begin < i) write_range(begin, i);
+    if (i < n && roller == Roller::kIoThread) {
+      carried_.assign(batch_.begin() + static_cast<std::ptrdiff_t>(i), batch_.end());
+      batch_.resize(i);
+      n = i;
+      break;
+    }
     if (i < n) {
       if (fsync) sync_range(unsynced, i);
       unsynced = i;
