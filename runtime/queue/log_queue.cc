@@ -118,6 +118,7 @@ class LogQueue final : public Queue {
   bool write_range(std::size_t begin, std::size_t end) noexcept;
   bool sync_range(std::size_t begin, std::size_t end) noexcept;
   bool roll() noexcept;
+  void sync_sealed() noexcept;
   bool repair_tail() noexcept;
   void fail_range(std::size_t begin, std::size_t end, const char* what, int error) noexcept;
   void enforce_retention() noexcept;
@@ -143,6 +144,9 @@ class LogQueue final : public Queue {
   std::deque<Segment> segments_;  // the last one is active
   std::uint64_t total_bytes_ = 0;
   codecs::UniqueFd fd_;  // active segment
+  // ack: write: the segment last rolled away from, until sync_sealed() has synced it (the writer
+  // thread's alone; at most one at a time).
+  codecs::UniqueFd sealing_fd_;
   std::uint64_t next_offset_ = 0;
   bool tail_dirty_ = false;
   std::uint64_t writeback_from_ = 0;  // start of the active segment's bytes not yet sent to disk
@@ -200,8 +204,12 @@ LogQueue::~LogQueue() {
 // Sealed segments must be intact (anything else is corruption we refuse to serve around); the last
 // one may end in a torn write from a crash, which is cut: in fsync mode nothing after the first bad
 // byte was ever acknowledged.
+// A torn tail is cut from the last segment. The one before it may be the segment that ack: write
+// seals in the background (roll()): if an OS crash caught it unsynced, it ends short or torn, and
+// the last segment, all newer, would follow a gap. It is cut where it breaks and the last segment
+// is dropped, with an error that says how much; anywhere else damage refuses to open.
 void LogQueue::recover() {
-  const auto segments = log_format::list_segments(options_.dir);
+  auto segments = log_format::list_segments(options_.dir);
   if (segments.empty()) {
     segments_.push_back({0, 0});
     open_active(true);
@@ -210,7 +218,8 @@ void LogQueue::recover() {
   for (std::size_t i = 0; i < segments.size(); ++i) {
     const auto& [base, path] = segments[i];
     const bool last = i + 1 == segments.size();
-    codecs::UniqueFd file(::open(path.c_str(), (last ? O_RDWR : O_RDONLY) | O_CLOEXEC));
+    const bool maybe_unsealed = i + 2 == segments.size();
+    codecs::UniqueFd file(::open(path.c_str(), (last || maybe_unsealed ? O_RDWR : O_RDONLY) | O_CLOEXEC));
     if (!file.valid()) fail_open(path, "cannot open: " + errno_text(errno));
     const int fd = file.get();
     SegmentScanner scanner(fd);
@@ -221,11 +230,30 @@ void LogQueue::recover() {
     } catch (const std::exception& e) {
       fail_open(path, e.what());
     }
-    if (result != SegmentScanner::Result::kEnd) {
+    const bool broken = result != SegmentScanner::Result::kEnd;
+    const bool gap = !last && segments[i + 1].first != base + count;
+    if (maybe_unsealed && (broken || gap)) {
+      const auto& dropped = segments.back().second;
+      std::error_code size_error, ec;
+      const std::uintmax_t dropped_bytes = std::filesystem::file_size(dropped, size_error);
+      if (!std::filesystem::remove(dropped, ec) || ec) {
+        fail_open(dropped, "cannot drop the segment after an unsealed one: " + ec.message());
+      }
+      fsync_dir(options_.dir);
+      log_error("log_queue_unsealed_segment_recovered",
+                {{"segment", path.string()},
+                 {"records", count},
+                 {"expected_records", segments.back().first - base},
+                 {"dropped_segment", dropped.string()},
+                 {"dropped_bytes", size_error ? std::uintmax_t{0} : dropped_bytes}});
+      segments.pop_back();
+    }
+    const bool now_last = i + 1 == segments.size();
+    if (broken) {
       const char* what = result == SegmentScanner::Result::kCorrupt
                              ? "a corrupt record (CRC or length mismatch)"
                              : "an incomplete record";
-      if (!last) {
+      if (!now_last) {
         fail_open(path, std::string("sealed segment has ") + what + " at byte " +
                             std::to_string(scanner.position()) +
                             "; refusing to open (move the damaged segments away to start anyway)");
@@ -242,16 +270,18 @@ void LogQueue::recover() {
                 {"bytes", cut},
                 {"reason", result == SegmentScanner::Result::kCorrupt ? "crc" : "incomplete"}});
     }
-    if (i + 1 < segments.size() && segments[i + 1].first != base + count) {
+    if (!now_last && segments[i + 1].first != base + count) {
       fail_open(path, "holds " + std::to_string(count) +
                           " records but the next segment starts at offset " +
                           std::to_string(segments[i + 1].first) + "; refusing to open");
     }
     segments_.push_back({base, scanner.position()});
     total_bytes_ += scanner.position();
-    if (last) {
+    if (now_last) {
       fd_ = std::move(file);
       next_offset_ = base + count;
+      writeback_from_ = scanner.position();
+      return;
     }
   }
 }
@@ -388,6 +418,7 @@ void LogQueue::close() {
   closing_.store(true, std::memory_order_seq_cst);
   wake();
   if (writer_.joinable()) writer_.join();
+  sync_sealed();  // the writer's last turn did; a writer that never ran leaves nothing
   if (fd_.valid() && options_.ack == AckMode::kWrite) ::fdatasync(fd_.get());
   if (append_signal_) append_signal_->writer_closed();
 }
@@ -395,6 +426,7 @@ void LogQueue::close() {
 void LogQueue::run() noexcept {
   pthread_setname_np(pthread_self(), "inlet-log");
   for (;;) {
+    bool wrote = false;
     {
       std::lock_guard lock(file_mutex_);
       const auto now = std::chrono::steady_clock::now();
@@ -402,8 +434,10 @@ void LogQueue::run() noexcept {
         enforce_retention();
         next_retention_check_ = now + options_.retention_check_interval;
       }
-      if (write_pending(Roller::kWriterThread)) continue;
+      wrote = write_pending(Roller::kWriterThread);
     }
+    sync_sealed();
+    if (wrote) continue;
     const bool closing = closing_.load(std::memory_order_seq_cst);
     if (closing && in_flight_.load(std::memory_order_seq_cst) == 0) return;
     sleeping_.store(true, std::memory_order_seq_cst);
@@ -532,20 +566,42 @@ bool LogQueue::sync_range(std::size_t begin, std::size_t end) noexcept {
 
 bool LogQueue::roll() noexcept {
   if (!repair_tail()) return false;  // a sealed segment must end on a record boundary
-  // In fsync mode the caller synced it. In write mode, sealing syncs too: recovery only forgives a
-  // torn tail in the last segment, so an OS crash must not leave one in a sealed segment.
-  if (options_.ack == AckMode::kWrite) ::fdatasync(fd_.get());
+  // In fsync mode the caller synced it. In write mode sealing syncs it too, but after the roll and
+  // outside the file lock (sync_sealed), so the I/O threads go on writing the new segment instead
+  // of waiting out a sync (that wait was the p99 at half load). Until it has synced, an OS crash
+  // may leave the sealed segment short or torn: recovery then cuts it there and drops the newer,
+  // last segment (recover()). One segment at most is ever unsealed: a second roll syncs the first.
+  sync_sealed();
   const std::uint64_t base = next_offset_;
   const auto path = path_of(base);
   codecs::UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (!fd.valid()) return false;
-  fsync_dir(options_.dir);
-  if (append_signal_->consumers() == 0) drop_behind_.finished(fd_.get());
+  if (options_.ack == AckMode::kWrite) {
+    sealing_fd_ = std::move(fd_);
+    drop_behind_ = log_format::DropBehind{};
+  } else {
+    fsync_dir(options_.dir);
+    if (append_signal_->consumers() == 0) drop_behind_.finished(fd_.get());
+  }
   fd_ = std::move(fd);
   tail_dirty_ = false;
+  writeback_from_ = 0;
   segments_.push_back({base, 0});
   enforce_retention();
   return true;
+}
+
+// Writer thread only, with or without the file lock: nothing else touches sealing_fd_.
+void LogQueue::sync_sealed() noexcept {
+  if (!sealing_fd_.valid()) return;
+  if (::fdatasync(sealing_fd_.get()) != 0) {
+    // Its records were acknowledged when written (ack: write); the kernel may now have lost
+    // pages of them. Nothing can be redone here: say so.
+    log_error("log_queue_seal_sync_failed", {{"dir", options_.dir.string()}, {"error", errno_text(errno)}});
+  }
+  fsync_dir(options_.dir);  // the new segment's name
+  if (append_signal_->consumers() == 0) log_format::DropBehind{}.finished(sealing_fd_.get());
+  sealing_fd_.reset();
 }
 
 void LogQueue::write_batch(Roller roller) noexcept {

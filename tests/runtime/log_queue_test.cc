@@ -1,5 +1,6 @@
 #include "runtime/queue/log_queue.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <pthread.h>
 #include <sys/resource.h>
@@ -77,7 +78,8 @@ struct OwnedMessage {
   Message view() const {
     return Message{.body = body, .tracking_id = tracking_id, .message_type = message_type,
                    .received_at = received_at, .node = node, .tenant = tenant, .content_type = content_type,
-                   .user = user, .identity = identity, .scopes = scopes, .key = {}};
+                   .user = user, .identity = identity, .scopes = scopes, .prev_tracking_ids = {}, .error = {}, .attempts = {},
+                   .endpoint = {}, .status = {}, .key = {}};
   }
 };
 
@@ -422,6 +424,50 @@ TEST(LogQueue, RefusesToOpenWhenASealedSegmentIsCorruptAndTheReaderThrows) {
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("00000000000000000000.log"), std::string::npos)
         << e.what();
+  }
+}
+
+// ack: write syncs a sealed segment after the roll, so an OS crash can leave the segment before
+// the last one short (its tail never reached the disk) or torn (half of its last record did).
+// Recovery cuts it where it breaks and drops the last segment, whose records are all newer; the
+// log then continues from the cut with no gap in its offsets.
+TEST(LogQueue, RecoversASegmentLeftUnsealedByACrashByDroppingTheNewerLastSegment) {
+  for (const bool torn : {false, true}) {
+    TempDir dir;
+    auto options = options_for(dir.path(), AckMode::kWrite);
+    options.segment_bytes = 4096;
+    {
+      auto queue = open_log_queue(options);
+      store_all(*queue, small_messages(120));
+    }
+    auto segments = segment_files(dir.path());
+    ASSERT_GE(segments.size(), 3u);
+    const fs::path unsealed = segments[segments.size() - 2];
+    const std::uint64_t base = std::stoull(unsealed.filename().string().substr(0, 20));
+    // Where its third-to-last record ends: keep that much, plus half a record when torn.
+    std::vector<std::uint64_t> ends;
+    {
+      const int fd = ::open(unsealed.c_str(), O_RDONLY | O_CLOEXEC);
+      log_format::SegmentScanner scanner(fd);
+      while (scanner.next() == log_format::SegmentScanner::Result::kRecord) ends.push_back(scanner.position());
+      ::close(fd);
+    }
+    ASSERT_GE(ends.size(), 3u);
+    const std::uint64_t kept_records = ends.size() - 2;
+    const std::uint64_t keep = ends[kept_records - 1];
+    fs::resize_file(unsealed, torn ? keep + (ends[kept_records] - keep) / 2 : keep);
+
+    auto queue = open_log_queue(options);
+    EXPECT_FALSE(fs::exists(segments.back())) << "torn=" << torn;
+    EXPECT_EQ(fs::file_size(unsealed), keep) << "torn=" << torn;
+    const std::uint64_t next = base + kept_records;
+    store_all(*queue, {make_message("{\"after\":true}", 999)});
+    queue->close();
+    const auto records = read_all(dir.path());
+    ASSERT_EQ(records.size(), next + 1) << "torn=" << torn;
+    for (std::size_t i = 0; i < records.size(); ++i) ASSERT_EQ(records[i].offset, i);
+    EXPECT_EQ(records[next - 1].body, "{\"n\":" + std::to_string(next - 1) + "}");
+    EXPECT_EQ(records.back().body, "{\"after\":true}");
   }
 }
 
