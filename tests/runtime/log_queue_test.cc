@@ -79,7 +79,7 @@ struct OwnedMessage {
     return Message{.body = body, .tracking_id = tracking_id, .message_type = message_type,
                    .received_at = received_at, .node = node, .tenant = tenant, .content_type = content_type,
                    .user = user, .identity = identity, .scopes = scopes, .prev_tracking_ids = {}, .error = {}, .attempts = {},
-                   .endpoint = {}, .status = {}, .key = {}};
+                   .endpoint = {}, .status = {}, .key = {}, .dedup_key = {}};
   }
 };
 
