@@ -114,6 +114,8 @@ def build_matrix(quick, servers_wanted, have_brotli):
             workloads.append(("real", encoding, "none", "write", 1, "log", all3, False))
         for auth in ("py-sync", "py-async"):
             workloads.append(("real", "identity", auth, "write", 1, "log", no_nginx, False))
+        # Where the call itself weighs most: beside "tiny identity" (issue 15's first table).
+        workloads.append(("tiny", "identity", "py-sync", "write", 1, "log", no_nginx, False))
         workloads.append(("real", "identity", "github", "write", 1, "log", no_nginx, True))
         workloads.append(("real", "identity", "none", "fsync", 1, "log", no_nginx, False))
         workloads.append(("real", "identity", "none", "write", 2, "log", ("inlet",), False))
