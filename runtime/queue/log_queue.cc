@@ -26,6 +26,7 @@
 #include "codecs/unique_handle.h"
 #include "runtime/log.h"
 #include "runtime/queue/log_append_signal.h"
+#include "runtime/queue/log_consumer.h"
 #include "runtime/queue/log_segment.h"
 
 namespace inlet::runtime {
@@ -104,6 +105,7 @@ class LogQueue final : public Queue {
   };
 
   void recover();
+  void rewind_consumers_past_end();
   void open_active(bool create);
   Node* pop_free() noexcept;
   void push_free(Node* node) noexcept;
@@ -184,6 +186,7 @@ LogQueue::LogQueue(const LogQueueOptions& options) : options_(options) {
     fail_open(options_.dir, "already open by another process or queue (.lock is held)");
   }
   recover();
+  rewind_consumers_past_end();
   append_signal_ = LogAppendSignal::of(options_.dir);
   append_signal_->writer_opened();
   nodes_ = static_cast<Node*>(
@@ -283,6 +286,23 @@ void LogQueue::recover() {
       writeback_from_ = scanner.position();
       return;
     }
+  }
+}
+
+// A consumer whose position is past the end recovery left (a cut tail, a dropped segment) would
+// skip the new records written at those offsets: it is moved back to the end, before any write.
+void LogQueue::rewind_consumers_past_end() {
+  const LogExtent extent{segments_.front().base, next_offset_};
+  for (const LogConsumerInfo& consumer : list_log_consumers(options_.dir, extent)) {
+    if (consumer.next_offset <= next_offset_) continue;
+    LogConsumerPosition(options_.dir, consumer.name).store(next_offset_);
+    log_error("log_consumer_rewound_to_log_end",
+              {{"dir", options_.dir.string()},
+               {"consumer", consumer.name},
+               {"position", consumer.next_offset},
+               {"log_end", next_offset_},
+               {"reason", "its position was past the last record recovery kept; records it had "
+                          "seen past there are gone, and the offsets will name new records"}});
   }
 }
 

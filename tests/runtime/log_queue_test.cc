@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/queue/log_consumer.h"
 #include "runtime/queue/log_reader_command.h"
 #include "runtime/queue/log_segment.h"
 #include "tests/runtime/edge_test_support.h"
@@ -430,7 +431,7 @@ TEST(LogQueue, RefusesToOpenWhenASealedSegmentIsCorruptAndTheReaderThrows) {
 // ack: write syncs a sealed segment after the roll, so an OS crash can leave the segment before
 // the last one short (its tail never reached the disk) or torn (half of its last record did).
 // Recovery cuts it where it breaks and drops the last segment, whose records are all newer; the
-// log then continues from the cut with no gap in its offsets.
+// log then continues from the cut with no gap in its offsets, and no consumer is left past it.
 TEST(LogQueue, RecoversASegmentLeftUnsealedByACrashByDroppingTheNewerLastSegment) {
   for (const bool torn : {false, true}) {
     TempDir dir;
@@ -456,11 +457,17 @@ TEST(LogQueue, RecoversASegmentLeftUnsealedByACrashByDroppingTheNewerLastSegment
     const std::uint64_t kept_records = ends.size() - 2;
     const std::uint64_t keep = ends[kept_records - 1];
     fs::resize_file(unsealed, torn ? keep + (ends[kept_records] - keep) / 2 : keep);
+    // A consumer that had read everything, and one still behind the cut.
+    LogConsumerPosition(dir.path(), "caught-up").store(120);
+    LogConsumerPosition(dir.path(), "behind").store(10);
 
     auto queue = open_log_queue(options);
     EXPECT_FALSE(fs::exists(segments.back())) << "torn=" << torn;
     EXPECT_EQ(fs::file_size(unsealed), keep) << "torn=" << torn;
     const std::uint64_t next = base + kept_records;
+    // Left past the end, it would skip the records written next at those offsets.
+    EXPECT_EQ(LogConsumerPosition::read(LogConsumerPosition::path_of(dir.path(), "caught-up")), next);
+    EXPECT_EQ(LogConsumerPosition::read(LogConsumerPosition::path_of(dir.path(), "behind")), 10u);
     store_all(*queue, {make_message("{\"after\":true}", 999)});
     queue->close();
     const auto records = read_all(dir.path());
