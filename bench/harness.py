@@ -118,6 +118,7 @@ def build_matrix(quick, servers_wanted, have_brotli):
         workloads.append(("tiny", "identity", "py-sync", "write", 1, "log", no_nginx, False))
         workloads.append(("real", "identity", "github", "write", 1, "log", no_nginx, True))
         workloads.append(("real", "identity", "none", "fsync", 1, "log", no_nginx, False))
+        workloads.append(("tiny", "identity", "none", "fsync", 1, "log", no_nginx, False))
         workloads.append(("real", "identity", "none", "write", 2, "log", ("inlet",), False))
         workloads.append(("real", "identity", "none", "write", 1, "redis", ("inlet",), True))
         workloads.append(("real", "identity", "none", "write", 1, "kafka", ("inlet",), True))
