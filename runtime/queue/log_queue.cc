@@ -206,11 +206,11 @@ LogQueue::~LogQueue() {
 
 // Sealed segments must be intact (anything else is corruption we refuse to serve around); the last
 // one may end in a torn write from a crash, which is cut: in fsync mode nothing after the first bad
-// byte was ever acknowledged.
-// A torn tail is cut from the last segment. The one before it may be the segment that ack: write
-// seals in the background (roll()): if an OS crash caught it unsynced, it ends short or torn, and
-// the last segment, all newer, would follow a gap. It is cut where it breaks and the last segment
-// is dropped, with an error that says how much; anywhere else damage refuses to open.
+// byte was ever acknowledged. One exception: the segment before the last may be the one ack: write
+// syncs after the roll (roll()). If an OS crash caught it unsynced, it ends in an incomplete record
+// or short of the last segment's base, and the last segment, all newer, would follow a gap: it is
+// cut where it ends and the last segment is dropped, with an error that says how much. (A synced
+// segment cannot end that way; a CRC mismatch there still refuses.)
 void LogQueue::recover() {
   auto segments = log_format::list_segments(options_.dir);
   if (segments.empty()) {
@@ -235,7 +235,8 @@ void LogQueue::recover() {
     }
     const bool broken = result != SegmentScanner::Result::kEnd;
     const bool gap = !last && segments[i + 1].first != base + count;
-    if (maybe_unsealed && (broken || gap)) {
+    const bool ends_unsynced = result == SegmentScanner::Result::kPartial || (!broken && gap);
+    if (maybe_unsealed && ends_unsynced) {
       const auto& dropped = segments.back().second;
       std::error_code size_error, ec;
       const std::uintmax_t dropped_bytes = std::filesystem::file_size(dropped, size_error);

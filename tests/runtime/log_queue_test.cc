@@ -478,6 +478,34 @@ TEST(LogQueue, RecoversASegmentLeftUnsealedByACrashByDroppingTheNewerLastSegment
   }
 }
 
+// A crash leaves an unsynced segment short, never with a wrong checksum inside: a CRC mismatch in
+// the segment before the last is corruption, and refuses to open as anywhere else.
+TEST(LogQueue, RefusesACrcMismatchInTheSegmentBeforeTheLast) {
+  TempDir dir;
+  auto options = options_for(dir.path(), AckMode::kWrite);
+  options.segment_bytes = 4096;
+  {
+    auto queue = open_log_queue(options);
+    store_all(*queue, small_messages(120));
+  }
+  const auto segments = segment_files(dir.path());
+  ASSERT_GE(segments.size(), 3u);
+  const fs::path before_last = segments[segments.size() - 2];
+  {
+    std::fstream f(before_last, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(fs::file_size(before_last) - 3));
+    f.put('\x7f');
+  }
+  try {
+    open_log_queue(options);
+    FAIL() << "open succeeded on a corrupt sealed segment";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find(before_last.filename().string()), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("sealed"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(fs::exists(segments.back()));  // nothing was dropped
+}
+
 TEST(LogQueue, RollsSegmentsNamedByTheirBaseOffset) {
   TempDir dir;
   auto options = options_for(dir.path(), AckMode::kWrite);
