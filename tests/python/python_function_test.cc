@@ -46,6 +46,12 @@ FunctionResult call_once(PythonFunction& function, std::string message = R"({"n"
   return recorder.wait();
 }
 
+// Loads `source` and calls it once with the default message.
+FunctionResult call_source(FunctionKind kind, const std::string& source) {
+  auto function = make_python_function(kind, inline_options(source));
+  return call_once(*function);
+}
+
 std::string load_error(FunctionKind kind, const PythonFunctionOptions& options) {
   try {
     make_python_function(kind, options);
@@ -89,11 +95,10 @@ def processor(*, context, message, source, **kwargs):
     EXPECT_GE(output.capacity(), output.size() + codecs::kJsonPadding);
   }
 
-  auto surrogate = make_python_function(FunctionKind::kProcessor, inline_options(R"(
+  const FunctionResult refused = call_source(FunctionKind::kProcessor, R"(
 def processor(*, context, message, source, **kwargs):
     return '\ud800'
-)"));
-  const FunctionResult refused = call_once(*surrogate);
+)");
   EXPECT_EQ(refused.status, Status::kFailed);
   EXPECT_NE(refused.error.find("surrogates not allowed"), std::string::npos) << refused.error;
 }
@@ -113,19 +118,17 @@ async def processor(*, context, message, source, **kwargs):
 }
 
 TEST(PythonFunction, ProcessorFailuresCarryTheReason) {
-  auto raises = make_python_function(FunctionKind::kProcessor, inline_options(R"(
+  FunctionResult result = call_source(FunctionKind::kProcessor, R"(
 def processor(*, context, message, source, **kwargs):
     raise ValueError("bad commit")
-)"));
-  FunctionResult result = call_once(*raises);
+)");
   EXPECT_EQ(result.status, Status::kFailed);
   EXPECT_NE(result.error.find("ValueError: bad commit"), std::string::npos) << result.error;
 
-  auto wrong_type = make_python_function(FunctionKind::kProcessor, inline_options(R"(
+  result = call_source(FunctionKind::kProcessor, R"(
 def processor(*, context, message, source, **kwargs):
     return [b"bytes"]
-)"));
-  result = call_once(*wrong_type);
+)");
   EXPECT_EQ(result.status, Status::kFailed);
   EXPECT_NE(result.error.find("every output must be a str"), std::string::npos) << result.error;
 
@@ -152,11 +155,10 @@ def bitmapper(*, context, message, source, **kwargs):
   EXPECT_EQ(call_once(*router, R"({"path": "docs/a.md"})").bitmap, 1);
   EXPECT_EQ(call_once(*router, R"({"path": "src/a.cc"})").bitmap, 2);
 
-  auto not_int = make_python_function(FunctionKind::kRouter, inline_options(R"(
+  const FunctionResult result = call_source(FunctionKind::kRouter, R"(
 def bitmapper(*, context, message, source, **kwargs):
     return "1"
-)"));
-  const FunctionResult result = call_once(*not_int);
+)");
   EXPECT_EQ(result.status, Status::kFailed);
   EXPECT_EQ(result.error, "bitmapper returned str; expected an int");
 }

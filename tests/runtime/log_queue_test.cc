@@ -394,29 +394,45 @@ TEST(LogReader, ATornLengthFieldDoesNotAllocateTheClaimedSize) {
   EXPECT_EQ(fs::file_size(dir.path() / "00000000000000000000.log"), 0u);
 }
 
-TEST(LogQueue, RefusesToOpenWhenASealedSegmentIsCorruptAndTheReaderThrows) {
-  TempDir dir;
-  auto options = options_for(dir.path(), AckMode::kWrite);
+// ack: write, 4 KiB segments: `count` small records make count / 25 or so of them.
+LogQueueOptions small_segments(const fs::path& dir) {
+  auto options = options_for(dir, AckMode::kWrite);
   options.segment_bytes = 4096;
-  {
-    auto queue = open_log_queue(options);
-    store_all(*queue, small_messages(200));
-  }
-  const auto segments = segment_files(dir.path());
-  ASSERT_GT(segments.size(), 2u);
-  {
-    std::fstream f(segments[0], std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(300);
-    f.put('\x7f');
-  }
+  return options;
+}
+
+std::vector<fs::path> write_small_segments(const LogQueueOptions& options, int count) {
+  auto queue = open_log_queue(options);
+  store_all(*queue, small_messages(count));
+  queue->close();
+  return segment_files(options.dir);
+}
+
+void overwrite_byte(const fs::path& file, std::uint64_t at) {
+  std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(static_cast<std::streamoff>(at));
+  f.put('\x7f');
+}
+
+// What open_log_queue threw; empty when it opened.
+std::string open_error(const LogQueueOptions& options) {
   try {
     open_log_queue(options);
-    FAIL() << "open succeeded on a corrupt sealed segment";
   } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find("00000000000000000000.log"), std::string::npos)
-        << e.what();
-    EXPECT_NE(std::string(e.what()).find("sealed"), std::string::npos) << e.what();
+    return e.what();
   }
+  return {};
+}
+
+TEST(LogQueue, RefusesToOpenWhenASealedSegmentIsCorruptAndTheReaderThrows) {
+  TempDir dir;
+  const auto options = small_segments(dir.path());
+  const auto segments = write_small_segments(options, 200);
+  ASSERT_GT(segments.size(), 2u);
+  overwrite_byte(segments[0], 300);
+  const std::string error = open_error(options);
+  EXPECT_NE(error.find("00000000000000000000.log"), std::string::npos) << error;
+  EXPECT_NE(error.find("sealed"), std::string::npos) << error;
   LogReader reader(dir.path(), 0);
   try {
     while (reader.next()) {
@@ -435,13 +451,8 @@ TEST(LogQueue, RefusesToOpenWhenASealedSegmentIsCorruptAndTheReaderThrows) {
 TEST(LogQueue, RecoversASegmentLeftUnsealedByACrashByDroppingTheNewerLastSegment) {
   for (const bool torn : {false, true}) {
     TempDir dir;
-    auto options = options_for(dir.path(), AckMode::kWrite);
-    options.segment_bytes = 4096;
-    {
-      auto queue = open_log_queue(options);
-      store_all(*queue, small_messages(120));
-    }
-    auto segments = segment_files(dir.path());
+    const auto options = small_segments(dir.path());
+    const auto segments = write_small_segments(options, 120);
     ASSERT_GE(segments.size(), 3u);
     const fs::path unsealed = segments[segments.size() - 2];
     const std::uint64_t base = std::stoull(unsealed.filename().string().substr(0, 20));
@@ -482,27 +493,14 @@ TEST(LogQueue, RecoversASegmentLeftUnsealedByACrashByDroppingTheNewerLastSegment
 // the segment before the last is corruption, and refuses to open as anywhere else.
 TEST(LogQueue, RefusesACrcMismatchInTheSegmentBeforeTheLast) {
   TempDir dir;
-  auto options = options_for(dir.path(), AckMode::kWrite);
-  options.segment_bytes = 4096;
-  {
-    auto queue = open_log_queue(options);
-    store_all(*queue, small_messages(120));
-  }
-  const auto segments = segment_files(dir.path());
+  const auto options = small_segments(dir.path());
+  const auto segments = write_small_segments(options, 120);
   ASSERT_GE(segments.size(), 3u);
   const fs::path before_last = segments[segments.size() - 2];
-  {
-    std::fstream f(before_last, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(static_cast<std::streamoff>(fs::file_size(before_last) - 3));
-    f.put('\x7f');
-  }
-  try {
-    open_log_queue(options);
-    FAIL() << "open succeeded on a corrupt sealed segment";
-  } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find(before_last.filename().string()), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("sealed"), std::string::npos) << e.what();
-  }
+  overwrite_byte(before_last, fs::file_size(before_last) - 3);
+  const std::string error = open_error(options);
+  EXPECT_NE(error.find(before_last.filename().string()), std::string::npos) << error;
+  EXPECT_NE(error.find("sealed"), std::string::npos) << error;
   EXPECT_TRUE(fs::exists(segments.back()));  // nothing was dropped
 }
 
