@@ -305,14 +305,18 @@ def run_scenario(scenario, index, settings, context, progress):
             raise ScenarioFailed(f"first request answered {status}: {body[:200]!r}")
 
         best, best_conns = 0.0, 32
+        logged = isinstance(server, servers.InletServer) and scenario.edge == "log"
         conns_list = conns_for(scenario, settings)
         for conns in conns_list:
             servers.wait_idle(server.pid)
             sampler = PipelineSampler(server) if scenario.pipeline != "none" else None
+            # The log's own counters say how well group commit batched this run's records.
+            commits_before = log_commit_counters(server.admin_port) if logged else None
             cpu_before = servers.cpu_seconds(server.pid)
             wrk = run_wrk(server.port, manifest, conns, settings.duration, settings.load_cpus,
                           scenario.tls, unique_key=scenario.dedup)
             cpu_used = servers.cpu_seconds(server.pid) - cpu_before
+            commits = group_commit(commits_before, log_commit_counters(server.admin_port)) if logged else None
             pipeline = sampler.finish(wrk["duration_us"] / 1e6) if sampler else None
             if server.process.poll() is not None:
                 raise ScenarioFailed(f"server exited during the run (code {server.process.returncode})\n"
@@ -325,6 +329,8 @@ def run_scenario(scenario, index, settings, context, progress):
                      "errors": wrk["errors"], "wrk_latency_us": wrk["latency_us"]}
             if pipeline:
                 entry["pipeline"] = pipeline
+            if commits:
+                entry["group_commit"] = commits
             result["throughput"][str(conns)] = entry
             if pipeline:
                 progress.line(f"{scenario.label} conns={conns} processor ... {pipeline['processed_per_s']:,.0f} "
@@ -339,8 +345,11 @@ def run_scenario(scenario, index, settings, context, progress):
                 flag += f"  ({wrk['errors']['status']} non-2xx answers)"
             if socket_errors:
                 flag += f"  ({socket_errors} socket errors)"
+            batching = ""
+            if commits and scenario.ack == "fsync" and commits["records_per_sync"]:
+                batching = f", {commits['records_per_sync']:.1f} records per fdatasync"
             progress.line(f"{scenario.label} conns={conns} ... {rps:,.0f} req/s, "
-                          f"{entry['cpu_ms_per_1k']:.1f} CPU ms/1k req{flag}")
+                          f"{entry['cpu_ms_per_1k']:.1f} CPU ms/1k req{batching}{flag}")
             if wrk["errors"]["status"]:
                 raise ScenarioFailed(f"{wrk['errors']['status']} of {wrk['requests']} answers were not 2xx")
 
@@ -445,6 +454,29 @@ def node_progress(admin_port, node):
         elif line.startswith(f'inlet_consumer_lag{{edge="main",consumer="{node}"}}'):
             lag = int(float(line.rsplit(" ", 1)[1]))
     return emitted, lag
+
+
+LOG_COMMIT_COUNTERS = ("records", "batches", "syncs")
+
+
+def log_commit_counters(admin_port):
+    """inlet_log_queue_{records,batches,syncs}_total of edge `main`, from one scrape of /metrics."""
+    request = b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    _, body = servers.send_raw(admin_port, request, timeout=5)
+    counters = dict.fromkeys(LOG_COMMIT_COUNTERS, 0)
+    for line in body.decode(errors="replace").splitlines():
+        for name in LOG_COMMIT_COUNTERS:
+            if line.startswith(f'inlet_log_queue_{name}_total{{edge="main"}}'):
+                counters[name] = int(float(line.rsplit(" ", 1)[1]))
+    return counters
+
+
+def group_commit(before, after):
+    """What one run's records made of the log's group commit: records per write round and per
+    fdatasync (ack: write syncs only when a segment rolls)."""
+    delta = {name: after[name] - before[name] for name in LOG_COMMIT_COUNTERS}
+    return dict(delta, records_per_batch=round(delta["records"] / max(delta["batches"], 1), 2),
+                records_per_sync=round(delta["records"] / delta["syncs"], 2) if delta["syncs"] else None)
 
 
 def measure_backlog_drain(server, settings):

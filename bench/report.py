@@ -120,6 +120,31 @@ def throughput_table(document):
     return "\n".join(lines)
 
 
+def group_commit_table(document):
+    """Records per log write and per fdatasync, for every inlet row with `ack: fsync` and the two
+    headline `ack: write` rows; empty when no run has the log's counters."""
+    conns = [str(c) for c in document["settings"]["conns"]]
+    lines = ["| workload | server | " + " | ".join(f"{c} conns: req/s · per write · per fdatasync" for c in conns) + " |",
+             "|---|---|" + "---:|" * len(conns)]
+    for result in document["results"]:
+        scenario = result["scenario"]
+        if scenario["server"] not in ("inlet", "baseline") or not ok(result):
+            continue
+        if scenario.get("ack") != "fsync" and result["workload"] not in ("tiny identity", "real identity"):
+            continue
+        cells = []
+        for c in conns:
+            entry = result["throughput"].get(c) or {}
+            commits = entry.get("group_commit")
+            cells.append("–" if not commits else
+                         f"{number(entry['rps'])} · {commits['records_per_batch']:.1f} · "
+                         f"{number(commits['records_per_sync'], 1)}")
+        if all(cell == "–" for cell in cells):
+            continue
+        lines.append(f"| {result['workload']} | {NAMES[scenario['server']]} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
 def latency_table(document):
     results = document["results"]
     lines = ["| workload | server | conns | offered req/s | answered req/s | p50 ms | p99 ms | p99.9 ms | max ms "
@@ -359,8 +384,16 @@ def write(out, document):
         images = {name: f"![{name}]({files[name]})" if name in files else f"({name} plot not drawn)"
                   for name in ("throughput", "cpu", "latency")}
         lines += ["", HOW_TO_READ, "", "## Throughput and CPU", "", throughput_table(document), "",
-                  images["throughput"], "", images["cpu"], "",
-                  "## Latency at a constant rate", "", latency_table(document), "",
+                  images["throughput"], "", images["cpu"], ""]
+        commits = group_commit_table(document)
+        if commits:
+            lines += ["## Group commit in the log", "",
+                      "From the log's counters around each throughput run (`inlet_log_queue_records_total` "
+                      "÷ `_batches_total` and ÷ `_syncs_total`): how many records one write round and one "
+                      "fdatasync covered. With `ack: fsync` every answer waits for a sync, so records per "
+                      "fdatasync is what group commit buys; with `ack: write` the log syncs only when a "
+                      "segment rolls.", "", commits, ""]
+        lines += ["## Latency at a constant rate", "", latency_table(document), "",
                   images["latency"], "", "## Memory with idle keep-alive connections", "",
                   memory_table(document), "", "## Every inlet figure as a ratio: vs nginx / vs FastAPI", "",
                   "Each cell is inlet's figure divided by nginx's, then by FastAPI's, for the same work in "
