@@ -97,6 +97,7 @@ class Settings:
     load_cpus: str = None
     servers: tuple = SERVER_ORDER
     certificate_dir: str = None  # the TLS scenarios' certificate, one for every server
+    keep_tmp: bool = False  # else each scenario's folder goes once it ends: a full run writes more than a disk holds
 
 
 def build_matrix(quick, servers_wanted, have_brotli):
@@ -411,6 +412,8 @@ def run_scenario(scenario, index, settings, context, progress):
                 result["note"] += f"inlet exited with code {code} on SIGTERM. "
         if edge_server is not None:
             edge_server.stop()
+        if not settings.keep_tmp:
+            shutil.rmtree(workdir, ignore_errors=True)
     # Keep the step counter right when a scenario ended early.
     progress.done = max(progress.done, context["steps_before"][index] + steps)
     return result
@@ -673,7 +676,7 @@ def main(argv):
                         latency_duration=2.0 if args.quick else duration,
                         conns=[32] if args.quick else [1, 32, 256],
                         server_cpus="0" if two_cores else None, load_cpus="1" if two_cores else None,
-                        servers=wanted)
+                        servers=wanted, keep_tmp=args.keep_tmp)
     stamp = datetime.datetime.now().strftime("%Y-%m-%d-%H%M")
     results_root = BENCH_DIR / "results"
     out = Path(args.out) if args.out else results_root / stamp
