@@ -3,8 +3,10 @@
 // No socket: tests/fuzz/request_head_fuzz.cc runs exactly this on raw bytes.
 #pragma once
 
+#include <boost/beast/core/buffers_range.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <cstdint>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -15,7 +17,37 @@
 
 namespace inlet::runtime {
 
-using RequestParser = boost::beast::http::request_parser<boost::beast::http::string_body>;
+// Beast's string_body, except that the reader appends each buffer. Beast's own resizes the string
+// first, which zero-fills every body byte just before overwriting it (1.5 % of the core with 12 KB
+// bodies). The session reserves the declared length, plus simdjson's padding, before the body.
+struct RequestBody : boost::beast::http::string_body {
+  class reader {
+   public:
+    template <bool isRequest, class Fields>
+    reader(boost::beast::http::header<isRequest, Fields>&, value_type& body) : body_(body) {}
+
+    void init(const boost::optional<std::uint64_t>&, boost::beast::error_code& ec) { ec = {}; }
+
+    // The parser's body_limit bounds the total before any buffer gets here.
+    template <class ConstBufferSequence>
+    std::size_t put(const ConstBufferSequence& buffers, boost::beast::error_code& ec) {
+      std::size_t appended = 0;
+      for (const auto buffer : boost::beast::buffers_range_ref(buffers)) {
+        body_.append(static_cast<const char*>(buffer.data()), buffer.size());
+        appended += buffer.size();
+      }
+      ec = {};
+      return appended;
+    }
+
+    void finish(boost::beast::error_code& ec) { ec = {}; }
+
+   private:
+    value_type& body_;
+  };
+};
+
+using RequestParser = boost::beast::http::request_parser<RequestBody>;
 
 // The framing field values of one head; kept per connection so their capacity is reused.
 struct HeadScratch {

@@ -8,7 +8,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/string_body.hpp>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -81,7 +80,7 @@ class Session final : public std::enable_shared_from_this<Session>, public Excha
   std::uint16_t client_port_ = 0;
   IpBytes peer_ip_{};  // for trusted_proxies
   boost::beast::flat_buffer buffer_;
-  std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+  std::optional<RequestParser> parser_;
   std::string body_storage_;  // the body string handed to each parser, reused for its capacity
   std::string out_;
   std::string response_body_;  // a refusal's {"detail": ...}, reused
