@@ -162,8 +162,8 @@ def test_kill_9_mid_load_loses_no_acknowledged_message(tmp_path, ack):
 def test_kill_9_of_a_pipeline_mid_load_delivers_every_acknowledged_message_at_least_once(tmp_path):
     """webhook -> raw -> processor (concurrency 8) -> out, killed mid-load and restarted a few times.
     After each kill: no consumer position passes a message whose output is not stored. At the end:
-    every request answered 200 reached `out` at least once; the duplicates (messages that were in
-    flight when the node died) are counted and reported."""
+    every request answered 200 reached `out` at least once, and a message was processed again only
+    by a restart that resumed at or before it (a duplicate is work done after the last commit)."""
     bodies = payload_bodies()
     compressed = [gzip.compress(b, 1) for b in bodies]
     raw_dir, out_dir = str(tmp_path / "raw"), str(tmp_path / "out")
@@ -178,6 +178,7 @@ def test_kill_9_of_a_pipeline_mid_load_delivers_every_acknowledged_message_at_le
     }
     node = InletNode(tmp_path, config)
     acknowledged = set()
+    resumed_from = []  # each kill's committed position: where the restart reads from
 
     def outputs_by_input():
         """raw tracking_id -> how many outputs name it as their source."""
@@ -197,6 +198,7 @@ def test_kill_9_of_a_pipeline_mid_load_delivers_every_acknowledged_message_at_le
             # an output.
             consumers = json.loads(run_inlet("queue", "consumers", "--dir", raw_dir).stdout or b'{"next_offset": 0}')
             committed = consumers["next_offset"]
+            resumed_from.append(committed)
             raw = read_log_records(raw_dir)
             done = outputs_by_input()
             passed_unstored = [a["tracking_id"] for offset, a, _ in raw if offset < committed and a["tracking_id"] not in done]
@@ -217,8 +219,16 @@ def test_kill_9_of_a_pipeline_mid_load_delivers_every_acknowledged_message_at_le
         delivered = sum(done.values())
         print(f"\npipeline crash test: {len(acknowledged)} acknowledged, {delivered} outputs, "
               f"{duplicates} duplicates over {CYCLES + 1} kills (in flight when killed)")
-        # A duplicate is a message that was in flight at a kill: at most the window of each kill.
-        assert duplicates <= (CYCLES + 1) * 64, duplicates
+        # A restart re-reads from its committed position, so a message is processed again at most
+        # once per restart that resumed at or before it. How many that is per kill depends on the
+        # rate: the node commits every 10 ms, and each commit is an fdatasync (ms on this disk).
+        offset_of = {a["tracking_id"]: offset for offset, a, _ in read_log_records(raw_dir)}
+        for source, count in done.items():
+            if count > 1:
+                restarts_before = sum(1 for position in resumed_from if position <= offset_of[source])
+                assert count - 1 <= restarts_before, (source, offset_of[source], count, resumed_from)
+        # And the commits keep up: thousands re-read per kill would mean they stall.
+        assert duplicates <= (CYCLES + 1) * 1024, duplicates
         stored = {a["tracking_id"]: b for _, a, b in read_log_records(raw_dir)}
         for _, attributes, body in read_log_records(out_dir):
             assert stored[attributes["prev_tracking_ids"][-1]] == body
