@@ -222,14 +222,15 @@ def test_kill_9_of_a_pipeline_mid_load_delivers_every_acknowledged_message_at_le
         # A restart re-reads from its committed position, so a message is processed again at most
         # once per restart that resumed at or before it. How many that is per kill depends on the
         # rate: the node commits every 10 ms, and each commit is an fdatasync (ms on this disk).
-        offset_of = {a["tracking_id"]: offset for offset, a, _ in read_log_records(raw_dir)}
+        raw_records = read_log_records(raw_dir)
+        offset_of = {a["tracking_id"]: offset for offset, a, _ in raw_records}
         for source, count in done.items():
             if count > 1:
                 restarts_before = sum(1 for position in resumed_from if position <= offset_of[source])
                 assert count - 1 <= restarts_before, (source, offset_of[source], count, resumed_from)
         # And the commits keep up: thousands re-read per kill would mean they stall.
         assert duplicates <= (CYCLES + 1) * 1024, duplicates
-        stored = {a["tracking_id"]: b for _, a, b in read_log_records(raw_dir)}
+        stored = {a["tracking_id"]: b for _, a, b in raw_records}
         for _, attributes, body in read_log_records(out_dir):
             assert stored[attributes["prev_tracking_ids"][-1]] == body
     finally:
