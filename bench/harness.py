@@ -366,13 +366,21 @@ def run_scenario(scenario, index, settings, context, progress):
         servers.wait_idle(server.pid)
         # As many connections as the best closed-loop run had (at least 32): the server showed it can
         # do twice this rate with that much concurrency, so the connection pool is not the bottleneck.
+        # At a constant rate the lag must stay bounded: a processor that keeps up only in bursts
+        # would show here as a lag that grows for the whole run.
+        sampler = PipelineSampler(server) if scenario.pipeline != "none" else None
         latency = run_loadgen(context["loadgen"], server.port, manifest, rate, settings.latency_duration,
                               settings.load_cpus, connections=max(best_conns, 32))
         latency["connections"] = max(best_conns, 32)
+        if sampler:
+            latency["pipeline"] = sampler.finish()
         result["latency"] = latency
         lat = latency["latency_us"]
         progress.line(f"{scenario.label} latency at {rate:,.0f} req/s ... p50 {lat['p50'] / 1000:.2f} ms, "
-                      f"p99 {lat['p99'] / 1000:.2f} ms, p99.9 {lat['p99.9'] / 1000:.2f} ms")
+                      f"p99 {lat['p99'] / 1000:.2f} ms, p99.9 {lat['p99.9'] / 1000:.2f} ms" +
+                      (f"; processor {latency['pipeline']['processed_per_s']:,.0f} msg/s, lag max "
+                       f"{latency['pipeline']['lag_max']:,}, at the end {latency['pipeline']['lag_end']:,}"
+                       if sampler else ""))
         bad = sum(n for code, n in latency["status"].items() if code != "200") + latency["errors"]
         if bad:
             result["note"] += f"latency run: {bad} failed or non-200 answers. "
@@ -530,13 +538,14 @@ def measure_backlog_drain(server, settings):
 
 
 class PipelineSampler:
-    """Reads the consumer node's counters on /metrics every 250 ms while wrk runs: how many messages
-    it stored, and its lag."""
+    """Reads the consumer node's counters on /metrics every 250 ms while a load runs: how many
+    messages it stored, and its lag (a gauge the node refreshes once a second)."""
 
     def __init__(self, server):
         import threading
         self.server = server
         self.lags = []
+        self.started = time.monotonic()
         self.start_count = self.sample()[0]
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
@@ -553,8 +562,10 @@ class PipelineSampler:
             except OSError:
                 pass
 
-    def finish(self, seconds):
+    def finish(self, seconds=None):
+        """The counts since the start; per second over `seconds`, else over the sampler's own time."""
         end_count, lag_end = self.sample()
+        seconds = seconds or max(time.monotonic() - self.started, 1e-3)
         self.stop.set()
         self.thread.join()
         drained_at = time.monotonic()

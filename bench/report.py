@@ -120,6 +120,42 @@ def throughput_table(document):
     return "\n".join(lines)
 
 
+def pipeline_table(document):
+    """The pipeline scenarios' rows; empty when none ran."""
+    results = document["results"]
+    lines = []
+    for result in results:
+        if result["scenario"].get("pipeline", "none") == "none" or not ok(result):
+            continue
+        if not lines:
+            lines = ["| workload | load | webhook req/s | processor msg/s | processor ÷ webhook | lag max "
+                     "| lag at the end | drained after (s) |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+        for conns, entry in result.get("throughput", {}).items():
+            run = entry.get("pipeline")
+            if run:
+                lines.append(f"| {result['workload']} | {conns} conns, closed loop | {number(entry['rps'])} | "
+                             f"{number(run['processed_per_s'])} | {ratio(run['processed_per_s'], entry['rps'])} | "
+                             f"{number(run['lag_max'])} | {number(run['lag_end'])} | {number(run['drain_s'], 1)} |")
+        latency_run = result.get("latency", {})
+        run = latency_run.get("pipeline")
+        if run:
+            offered = latency_run.get("achieved_rate") or latency_run.get("target_rate")
+            lines.append(f"| {result['workload']} | constant rate, {latency_run['connections']} conns | "
+                         f"{number(offered)} | {number(run['processed_per_s'])} | "
+                         f"{ratio(run['processed_per_s'], offered)} | {number(run['lag_max'])} | "
+                         f"{number(run['lag_end'])} | {number(run['drain_s'], 1)} |")
+        drain = result.get("backlog_drain")
+        if drain:
+            alone = next((r for r in results if r["scenario"]["server"] == "inlet" and ok(r)
+                          and r["workload"] == "real identity"), None)
+            head = headline_conns(document)
+            alone_rps = rps(alone, head) if alone else None
+            lines.append(f"| {result['workload']} | alone, over {number(drain['messages'])} messages | "
+                         f"{number(alone_rps)} (the node alone) | {number(drain['per_s'])} | "
+                         f"{ratio(drain['per_s'], alone_rps)} | | | |")
+    return "\n".join(lines)
+
+
 def group_commit_table(document):
     """Records per log write and per fdatasync, for every inlet row with `ack: fsync` and the two
     headline `ack: write` rows; empty when no run has the log's counters."""
@@ -393,6 +429,17 @@ def write(out, document):
                       "fdatasync covered. With `ack: fsync` every answer waits for a sync, so records per "
                       "fdatasync is what group commit buys; with `ack: write` the log syncs only when a "
                       "segment rolls.", "", commits, ""]
+        pipeline = pipeline_table(document)
+        if pipeline:
+            lines += ["## Pipeline: webhook node → log → processor → log", "",
+                      "One inlet process on one core runs the webhook node and a processor node that "
+                      "returns its input (Python), each storing to its own log. Per run: the webhook "
+                      "node's rate, the processor's, and the consumer lag (`inlet_consumer_lag`, "
+                      "sampled every 250 ms). \"Constant rate\" is the latency run, offered half of "
+                      "the best closed-loop rate: there the lag must stay bounded. \"Alone\" is the "
+                      "processor over the whole backlog with no webhook load, divided by the webhook "
+                      "node alone with the same bodies (`inlet real identity` of this run).", "",
+                      pipeline, ""]
         lines += ["## Latency at a constant rate", "", latency_table(document), "",
                   images["latency"], "", "## Memory with idle keep-alive connections", "",
                   memory_table(document), "", "## Every inlet figure as a ratio: vs nginx / vs FastAPI", "",
