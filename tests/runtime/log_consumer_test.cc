@@ -237,10 +237,14 @@ std::vector<std::string> store_48_mib(const fs::path& dir, Queue& queue) {
   for (std::size_t first = 0; first < bodies.size(); first += 128) {
     testing::Recorder recorder(128);
     for (std::size_t i = 0; i < 128; ++i) {
-      queue.store(Message{.body = bodies[first + i], .tracking_id = ids[first + i], .message_type = "t",
-                          .received_at = "2026-12-03T10:00:00.000000Z", .node = "n",
-                          .content_type = "application/json"},
-                  recorder.at(i));
+      Message message;
+      message.body = bodies[first + i];
+      message.tracking_id = ids[first + i];
+      message.message_type = "t";
+      message.received_at = "2026-12-03T10:00:00.000000Z";
+      message.node = "n";
+      message.content_type = "application/json";
+      queue.store(message, recorder.at(i));
     }
     EXPECT_TRUE(recorder.wait_for(128, std::chrono::seconds(30)));
     EXPECT_EQ(recorder.count(StoreStatus::kStored), 128u);
