@@ -584,6 +584,44 @@ class ScenarioFailed(Exception):
     pass
 
 
+STALL_PROBE = """
+import json, sys, time
+end = time.monotonic() + float(sys.argv[1])
+last = time.monotonic()
+longest = lost = 0.0
+stalls = 0
+while last < end:
+    now = time.monotonic()
+    gap = now - last
+    longest = max(longest, gap)
+    if gap > 0.005:
+        stalls += 1
+        lost += gap
+    last = now
+print(json.dumps({"longest_ms": round(longest * 1e3, 1), "stalls": stalls, "lost_ms": round(lost * 1e3, 1)}))
+"""
+
+
+def probe_stalls(cpus, seconds):
+    """Spins one process on each of `cpus` for `seconds`: the longest time a busy core was taken
+    away, and how much of the time went in gaps over 5 ms. A VM whose host caps its CPU time (one
+    of this project's machines stalls a vCPU for 100 ms about once a second when both are busy)
+    shows it here, and every latency percentile near that gap is the machine's, not a server's."""
+    argv = ["/usr/bin/python3", "-c", STALL_PROBE, str(seconds)]
+    spinners = [subprocess.Popen((["taskset", "-c", cpu] if cpu else []) + argv, stdout=subprocess.PIPE,
+                                 text=True) for cpu in cpus]
+    readings = []
+    for spinner in spinners:
+        out, _ = spinner.communicate(timeout=seconds + 30)
+        try:
+            readings.append(json.loads(out))
+        except json.JSONDecodeError:
+            return None
+    return {"seconds": seconds, "cores": len(readings),
+            "longest_ms": max(r["longest_ms"] for r in readings),
+            "lost_percent": round(sum(r["lost_ms"] for r in readings) / (10 * seconds * len(readings)), 2)}
+
+
 def machine_info(inlet_binary):
     model = ""
     with open("/proc/cpuinfo") as cpuinfo:
@@ -708,6 +746,7 @@ def main(argv):
     # A shell starting us in the background ignores SIGINT; Ctrl-C must still stop everything.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     load_at_start = os.getloadavg()[0]
+    stalls = None
     tmp = tempfile.mkdtemp(prefix="inlet-bench-")
     settings.certificate_dir = str(Path(tmp) / "tls")
     started = time.monotonic()
@@ -768,6 +807,10 @@ def main(argv):
                    "baseline_binary": baseline_binary, "baseline_missing": baseline_missing,
                    "idle_for": idle_for, "steps_before": steps_before}
         print(f"real payloads: {payloads.real_corpus(SOURCE_DIR)[0]}", flush=True)
+        stalls = probe_stalls([settings.server_cpus, settings.load_cpus] if settings.server_cpus else [None, None],
+                              3.0)
+        if stalls:
+            print(f"machine check: {report.stall_line(stalls)}", flush=True)
         scenario_count = len(matrix) + (1 if run_delivery else 0)
         print(f"{scenario_count} scenarios, {total} measurements, {duration:g} s each; "
               f"servers on cpu {settings.server_cpus}, load on cpu {settings.load_cpus}", flush=True)
@@ -793,6 +836,7 @@ def main(argv):
         "settings": asdict(settings),
         "elapsed_s": round(time.monotonic() - started, 1),
         "load_average": {"start": round(load_at_start, 2), "end": round(os.getloadavg()[0], 2)},
+        "stalls": stalls,
         "interrupted": interrupted,
         "inlet_missing": inlet_missing,
         "compare": compare_label,

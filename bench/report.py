@@ -380,6 +380,18 @@ latency and memory below 1× is better. Readings vary by about ±20% between run
 compare within a run."""
 
 
+def stall_line(stalls):
+    """The probe's reading as one sentence, or None."""
+    if not stalls:
+        return None
+    line = (f"with {stalls['cores']} cores busy for {stalls['seconds']:g} s, the longest stall of a core was "
+            f"{stalls['longest_ms']:g} ms, and {stalls['lost_percent']:g}% of the time went in stalls over 5 ms")
+    if stalls["longest_ms"] >= 20:
+        line += (f": latency percentiles near {stalls['longest_ms']:.0f} ms are this machine's stalls, "
+                 "for every server alike")
+    return line
+
+
 def write(out, document):
     name_servers(document)
     out = Path(out)
@@ -407,6 +419,9 @@ def write(out, document):
         f"{', '.join(map(str, document['settings']['conns']))} connections; "
         f"{document['settings']['latency_duration']:g} s per latency run",
     ]
+    stalls = stall_line(document.get("stalls"))
+    if stalls:
+        lines.append(f"- machine check: {stalls}")
     load = document.get("load_average", {})
     lines.append(f"- 1-minute load average: {load.get('start')} at start, {load.get('end')} at the end")
     if load.get("start", 0) > 0.5 * (machine["nproc"] or 1):
