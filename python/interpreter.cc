@@ -10,6 +10,7 @@
 #include <future>
 #include <stdexcept>
 
+#include "codecs/thread_name.h"
 #include "python/request_object.h"
 #include "python/runtime_source.h"
 
@@ -57,6 +58,7 @@ Interpreter::Interpreter() {
   std::promise<void> started;
   std::future<void> ready = started.get_future();
   thread_ = std::thread([this, &started] {
+    codecs::name_this_thread("inlet-python");
     // SCHED_BATCH (same share of the CPU, no wake-up preemption): when the I/O thread hands over a
     // request on a shared core, it keeps running and hands over more before this thread takes the
     // batch, instead of the two switching for every request.
@@ -343,6 +345,7 @@ int raise_timeout(PyObject*, PyFrameObject*, int what, PyObject*) {
 }  // namespace
 
 void Interpreter::interrupter_main() {
+  codecs::name_this_thread("inlet-py-intr");
   std::uint64_t done = 0;
   std::uint64_t last_seq = 0;
   for (;;) {
@@ -376,6 +379,7 @@ void Interpreter::interrupter_main() {
 }
 
 void Interpreter::watchdog_main() {
+  codecs::name_this_thread("inlet-py-watch");
   Clock::time_point last_interrupt{};
   std::unique_lock lock(running_mu_);
   for (;;) {

@@ -13,6 +13,7 @@
 #include <random>
 #include <thread>
 
+#include "codecs/thread_name.h"
 #include "runtime/delivery/http_client.h"
 #include "runtime/log.h"
 
@@ -404,7 +405,10 @@ Deliverer::~Deliverer() { stop(); }
 void Deliverer::start() {
   Impl& impl = *impl_;
   impl.started = true;
-  impl.thread = std::thread([&impl] { impl.io.run(); });
+  impl.thread = std::thread([&impl] {
+    codecs::name_this_thread("dlv:" + impl.node);
+    impl.io.run();
+  });
 }
 
 void Deliverer::stop() {

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "codecs/json_validator.h"
+#include "codecs/thread_name.h"
 #include "runtime/delivery/deliverer.h"
 #include "runtime/log.h"
 #include "runtime/node/node_outputs.h"
@@ -224,6 +225,7 @@ bool ConsumerNode::Impl::open_consumer() {
 }
 
 void ConsumerNode::Impl::reader_main() {
+  codecs::name_this_thread("rd:" + config.name);
   if (!open_consumer()) return;
   std::vector<ConsumedMessage> batch;
   std::optional<std::uint64_t> committed;  // the last target this thread committed
@@ -562,6 +564,7 @@ void ConsumerNode::Impl::advance_commit() {
 }
 
 void ConsumerNode::Impl::node_main() {
+  codecs::name_this_thread("node:" + config.name);
   std::vector<Event> taken;
   std::vector<ConsumedMessage> fresh;
   std::vector<Queue*> flushed;  // every queue this node stores to, once

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "codecs/thread_name.h"
 #include "runtime/log.h"
 
 namespace inlet::runtime {
@@ -58,6 +59,7 @@ class KafkaQueue final : public Queue {
       throw std::runtime_error("kafka topic " + options.topic + ": " + reason);
     }
     poller_ = std::thread([this] {
+      codecs::name_this_thread("inlet-kafka");
       while (!stop_.load(std::memory_order_acquire)) rd_kafka_poll(rk_, 100);
     });
   }

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -23,6 +22,7 @@
 
 #include "codecs/crc32c.h"
 #include "codecs/handoff_list.h"
+#include "codecs/thread_name.h"
 #include "codecs/unique_handle.h"
 #include "runtime/log.h"
 #include "runtime/queue/log_append_signal.h"
@@ -445,7 +445,7 @@ void LogQueue::close() {
 }
 
 void LogQueue::run() noexcept {
-  pthread_setname_np(pthread_self(), "inlet-log");
+  codecs::name_this_thread("inlet-log");
   for (;;) {
     bool wrote = false;
     {

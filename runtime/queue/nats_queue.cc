@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "codecs/handoff_list.h"
+#include "codecs/thread_name.h"
 #include "runtime/log.h"
 #include "runtime/queue/nats_connection.h"
 
@@ -122,6 +123,7 @@ class NatsQueue final : public Queue {
 
   // Publisher thread.
   void run() {
+    codecs::name_this_thread("inlet-nats");
     while (true) {
       for (Pending* p = pushed_.take_all(); p != nullptr;) {
         Pending* next = p->next;
@@ -167,6 +169,7 @@ class NatsQueue final : public Queue {
 
   // Until the stream is there: publishes before then fail (no responders) and are tried again.
   void check_stream_until_ready() {
+    codecs::name_this_thread("inlet-nats-check");
     std::string last_error;
     while (!stop_.load(std::memory_order_acquire)) {
       std::string error;

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "codecs/handoff_list.h"
+#include "codecs/thread_name.h"
 #include "runtime/log.h"
 
 namespace inlet::runtime {
@@ -96,6 +97,7 @@ class RedisQueue final : public Queue {
   }
 
   void run() {
+    codecs::name_this_thread("inlet-redis");
     // hiredis writes with write(): once Redis has gone, that raises SIGPIPE, which kills a process
     // that has not ignored it (the unit tests died of it under load). Blocked here, it stays
     // pending on this thread and write() answers EPIPE, which drops the connection as it should.

@@ -4,6 +4,7 @@
 #include <boost/asio/post.hpp>
 #include <algorithm>
 
+#include "codecs/thread_name.h"
 #include "runtime/log.h"
 #include "runtime/server/session.h"
 
@@ -96,6 +97,7 @@ void Worker::sweep() {
 void Worker::start_thread() {
   sweep();
   thread_ = std::thread([this] {
+    codecs::name_this_thread("inlet-io");
     auto guard = boost::asio::make_work_guard(io_);
     try {
       io_.run();

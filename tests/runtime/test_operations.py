@@ -1,6 +1,7 @@
 """Operations through the real binary: the admin listener (/healthz, /readyz, /metrics), metrics
 that move by exactly what was sent, the sampled access log, the graceful drain on SIGTERM under
-load, and live reload (SIGHUP and a rewritten config file) without dropping connections."""
+load, live reload (SIGHUP and a rewritten config file) without dropping connections, and the
+threads' names."""
 import http.client
 import json
 import signal
@@ -8,6 +9,7 @@ import socket
 import ssl
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -68,6 +70,22 @@ def test_admin_endpoints(tmp_path):
         conn.request("GET", "/healthz")
         assert conn.getresponse().status == 200
         conn.close()
+
+
+def test_every_thread_is_named_for_top_and_perf(tmp_path):
+    # top -H, perf and gdb show /proc/PID/task/*/comm: each kind of thread says what it is, and a
+    # node's threads say which node (cut to Linux's 15 bytes).
+    nodes = [{"name": "split-commits", "kind": "processor", "input": "main",
+              "processor": {"inline": "def processor(*, context, message, source, **kwargs):\n"
+                                      "    return message\n"},
+              "edges": [{"name": "out", "queue": {"type": "log", "dir": str(tmp_path / "out")}}]}]
+    with InletNode(tmp_path, {"nodes": nodes}) as node:
+        assert node.post(BODY, JSON)[0] == 200
+        tasks = Path(f"/proc/{node.proc.pid}/task")
+        names = sorted((task / "comm").read_text().strip() for task in tasks.iterdir())
+        for expected in ("inlet-io", "inlet-log", "inlet-python", "inlet-py-watch", "inlet-py-intr",
+                         "node:split-comm", "rd:split-commit"):
+            assert expected in names, names
 
 
 def test_metrics_move_by_exactly_what_was_sent(tmp_path):
