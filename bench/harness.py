@@ -610,13 +610,11 @@ def probe_stalls(cpus, seconds):
     argv = ["/usr/bin/python3", "-c", STALL_PROBE, str(seconds)]
     spinners = [subprocess.Popen((["taskset", "-c", cpu] if cpu else []) + argv, stdout=subprocess.PIPE,
                                  text=True) for cpu in cpus]
-    readings = []
-    for spinner in spinners:
-        out, _ = spinner.communicate(timeout=seconds + 30)
-        try:
-            readings.append(json.loads(out))
-        except json.JSONDecodeError:
-            return None
+    outputs = [spinner.communicate(timeout=seconds + 30)[0] for spinner in spinners]
+    try:
+        readings = [json.loads(out) for out in outputs]
+    except json.JSONDecodeError:
+        return None
     return {"seconds": seconds, "cores": len(readings),
             "longest_ms": max(r["longest_ms"] for r in readings),
             "lost_percent": round(sum(r["lost_ms"] for r in readings) / (10 * seconds * len(readings)), 2)}
