@@ -146,8 +146,7 @@ def pipeline_table(document):
                          f"{number(run['lag_end'])} | {number(run['drain_s'], 1)} |")
         drain = result.get("backlog_drain")
         if drain:
-            alone = next((r for r in results if r["scenario"]["server"] == "inlet" and ok(r)
-                          and r["workload"] == "real identity"), None)
+            alone = same_work(results, result, "inlet", pipeline="none")
             head = headline_conns(document)
             alone_rps = rps(alone, head) if alone else None
             lines.append(f"| {result['workload']} | alone, over {number(drain['messages'])} messages | "
@@ -249,9 +248,10 @@ def memory_table(document):
     return "\n".join(lines)
 
 
-def same_work(results, result, server):
-    """The ok result of `server` for exactly `result`'s scenario (--compare's twin), or None."""
-    mine = {k: v for k, v in result["scenario"].items() if k != "server"}
+def same_work(results, result, server, **changed):
+    """The ok result of `server` for exactly `result`'s scenario (--compare's twin), or None; with
+    `changed`, for that scenario with those fields changed (pipeline="none": the node alone)."""
+    mine = {k: v for k, v in {**result["scenario"], **changed}.items() if k != "server"}
     for other in results:
         theirs = other["scenario"]
         if other["status"] == "ok" and theirs["server"] == server and \
@@ -453,7 +453,7 @@ def write(out, document):
                       "sampled every 250 ms). \"Constant rate\" is the latency run, offered half of "
                       "the best closed-loop rate: there the lag must stay bounded. \"Alone\" is the "
                       "processor over the whole backlog with no webhook load, divided by the webhook "
-                      "node alone with the same bodies (`inlet real identity` of this run).", "",
+                      "node alone with the same bodies (the same scenario without the pipeline, in this run).", "",
                       pipeline, ""]
         lines += ["## Latency at a constant rate", "", latency_table(document), "",
                   images["latency"], "", "## Memory with idle keep-alive connections", "",
