@@ -28,6 +28,7 @@
 #include "runtime/queue/log_append_signal.h"
 #include "runtime/queue/log_consumer.h"
 #include "runtime/queue/log_segment.h"
+#include "runtime/queue/segment_spare.h"
 
 namespace inlet::runtime {
 
@@ -55,6 +56,20 @@ void fsync_dir(const std::filesystem::path& dir) {
   if (fd < 0) return;
   ::fsync(fd);
   ::close(fd);
+}
+
+// Whether [from, to) of the file holds only zero bytes (recovery only).
+bool only_zeros(int fd, std::uint64_t from, std::uint64_t to) {
+  std::vector<char> buffer(1 << 20);
+  while (from < to) {
+    const ssize_t got = ::pread(fd, buffer.data(), std::min<std::uint64_t>(buffer.size(), to - from),
+                                static_cast<off_t>(from));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return false;
+    if (std::any_of(buffer.data(), buffer.data() + got, [](char c) { return c != 0; })) return false;
+    from += static_cast<std::uint64_t>(got);
+  }
+  return true;
 }
 
 // One store() in flight. Pooled: producers pop a free node, the writer pushes it back after the
@@ -93,6 +108,10 @@ class LogQueue final : public Queue {
                    batches_.load(std::memory_order_relaxed)});
     out.push_back({"inlet_log_queue_syncs_total", "fdatasync calls (ack: fsync), segment rolls included.",
                    syncs_.load(std::memory_order_relaxed)});
+    out.push_back({"inlet_log_queue_spares_total",
+                   "Segments written over a spare of zeros (ack: fsync), whose syncs commit no "
+                   "journal; fewer than the rolls when spares cannot keep up.",
+                   spares_.load(std::memory_order_relaxed)});
     out.push_back({"inlet_log_queue_write_failures_total",
                    "Records answered unavailable after a write or sync error.",
                    failed_.load(std::memory_order_relaxed)});
@@ -120,6 +139,7 @@ class LogQueue final : public Queue {
   bool write_range(std::size_t begin, std::size_t end) noexcept;
   bool sync_range(std::size_t begin, std::size_t end) noexcept;
   bool roll() noexcept;
+  void move_onto_spare() noexcept;
   void sync_sealed() noexcept;
   bool repair_tail() noexcept;
   void fail_range(std::size_t begin, std::size_t end, const char* what, int error) noexcept;
@@ -146,6 +166,9 @@ class LogQueue final : public Queue {
   std::deque<Segment> segments_;  // the last one is active
   std::uint64_t total_bytes_ = 0;
   codecs::UniqueFd fd_;  // active segment
+  // ack: fsync: the active segment is a spare, its records written over zeros (segment_spare.h).
+  bool over_zeros_ = false;
+  std::unique_ptr<log_format::SegmentSpare> spare_;  // ack: fsync only
   // ack: write: the segment last rolled away from, until sync_sealed() has synced it (the writer
   // thread's alone; at most one at a time).
   codecs::UniqueFd sealing_fd_;
@@ -165,7 +188,7 @@ class LogQueue final : public Queue {
   std::chrono::steady_clock::time_point next_retention_check_;
   std::atomic<bool> failing_{false};
 
-  std::atomic<std::uint64_t> records_{0}, batches_{0}, syncs_{0}, failed_{0};
+  std::atomic<std::uint64_t> records_{0}, batches_{0}, syncs_{0}, spares_{0}, failed_{0};
   std::thread writer_;
   bool closed_ = false;
 };
@@ -187,6 +210,9 @@ LogQueue::LogQueue(const LogQueueOptions& options) : options_(options) {
   }
   recover();
   rewind_consumers_past_end();
+  if (options_.ack == AckMode::kFsync && options_.spare_after_syncs > 0) {
+    spare_ = std::make_unique<log_format::SegmentSpare>(options_.dir, options_.segment_bytes);
+  }
   append_signal_ = LogAppendSignal::of(options_.dir);
   append_signal_->writer_opened();
   nodes_ = static_cast<Node*>(
@@ -253,6 +279,25 @@ void LogQueue::recover() {
       segments.pop_back();
     }
     const bool now_last = i + 1 == segments.size();
+    struct stat st {};
+    ::fstat(fd, &st);
+    const auto file_bytes = static_cast<std::uint64_t>(st.st_size);
+    if (!broken && now_last && file_bytes > scanner.position()) {
+      // The zeros of a segment written over a spare, and maybe bytes past them that no record
+      // leads to: records that reached the disk past one that did not (an OS crash), none
+      // acknowledged. A new record written at the end must not be followed by them. The writer
+      // moves onto a new spare when it wants one.
+      const bool zeros = only_zeros(fd, scanner.position(), file_bytes);
+      if (::ftruncate(fd, static_cast<off_t>(scanner.position())) != 0 || ::fsync(fd) != 0) {
+        fail_open(path, "cannot cut the zeros after the last record: " + errno_text(errno));
+      }
+      if (!zeros) {
+        log_warn("log_queue_truncated", {{"segment", path.string()},
+                                         {"at", scanner.position()},
+                                         {"bytes", file_bytes - scanner.position()},
+                                         {"reason", "bytes after the last record"}});
+      }
+    }
     if (broken) {
       const char* what = result == SegmentScanner::Result::kCorrupt
                              ? "a corrupt record (CRC or length mismatch)"
@@ -262,9 +307,7 @@ void LogQueue::recover() {
                             std::to_string(scanner.position()) +
                             "; refusing to open (move the damaged segments away to start anyway)");
       }
-      struct stat st {};
-      ::fstat(fd, &st);
-      const std::uint64_t cut = static_cast<std::uint64_t>(st.st_size) - scanner.position();
+      const std::uint64_t cut = file_bytes - scanner.position();
       if (::ftruncate(fd, static_cast<off_t>(scanner.position())) != 0 || ::fsync(fd) != 0) {
         fail_open(path, "cannot cut the torn tail: " + errno_text(errno));
       }
@@ -439,6 +482,7 @@ void LogQueue::close() {
   closing_.store(true, std::memory_order_seq_cst);
   wake();
   if (writer_.joinable()) writer_.join();
+  spare_.reset();
   sync_sealed();  // the writer's last turn did; a writer that never ran leaves nothing
   if (fd_.valid() && options_.ack == AckMode::kWrite) ::fdatasync(fd_.get());
   if (append_signal_) append_signal_->writer_closed();
@@ -497,6 +541,7 @@ bool LogQueue::repair_tail() noexcept {
   if (!tail_dirty_) return true;
   if (::ftruncate(fd_.get(), static_cast<off_t>(segments_.back().bytes)) != 0) return false;
   tail_dirty_ = false;
+  over_zeros_ = false;
   return true;
 }
 
@@ -593,9 +638,17 @@ bool LogQueue::roll() noexcept {
   // may leave the sealed segment short or torn: recovery then cuts it there and drops the newer,
   // last segment (recover()). One segment at most is ever unsealed: a second roll syncs the first.
   sync_sealed();
+  if (over_zeros_) {
+    // Sealed, it reads the same with its zeros or without them; cut, it takes no more disk than
+    // its records (no sync needed: a crash that undoes the cut leaves zeros, read as the end).
+    ::ftruncate(fd_.get(), static_cast<off_t>(segments_.back().bytes));
+    over_zeros_ = false;
+  }
   const std::uint64_t base = next_offset_;
   const auto path = path_of(base);
-  codecs::UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  codecs::UniqueFd fd = spare_ ? spare_->take(path) : codecs::UniqueFd{};
+  const bool over_zeros = fd.valid();
+  if (!over_zeros) fd.reset(::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (!fd.valid()) return false;
   if (options_.ack == AckMode::kWrite) {
     sealing_fd_ = std::move(fd_);
@@ -605,6 +658,8 @@ bool LogQueue::roll() noexcept {
     if (append_signal_->consumers() == 0) drop_behind_.finished(fd_.get());
   }
   fd_ = std::move(fd);
+  over_zeros_ = over_zeros;
+  spares_.fetch_add(over_zeros ? 1 : 0, std::memory_order_relaxed);
   tail_dirty_ = false;
   writeback_from_ = 0;
   segments_.push_back({base, 0});
@@ -625,9 +680,33 @@ void LogQueue::sync_sealed() noexcept {
   sealing_fd_.reset();
 }
 
+// ack: fsync, the writer thread, between batches (everything written is synced): once the log has
+// synced spare_after_syncs times, a spare is prepared, and the log moves onto it as soon as it is
+// ready, by a roll (an empty active segment is replaced instead: the roll would reuse its name).
+void LogQueue::move_onto_spare() noexcept {
+  if (!spare_->ready()) {
+    if (syncs_.load(std::memory_order_relaxed) >= options_.spare_after_syncs) spare_->prepare();
+    return;
+  }
+  if (segments_.back().bytes > 0) {
+    if (!roll()) log_warn("log_queue_roll_failed", {{"dir", options_.dir.string()}, {"error", errno_text(errno)}});
+    return;
+  }
+  codecs::UniqueFd fd = spare_->take(path_of(segments_.back().base));
+  if (!fd.valid()) return;
+  fsync_dir(options_.dir);
+  if (append_signal_->consumers() == 0) drop_behind_.finished(fd_.get());
+  fd_ = std::move(fd);
+  over_zeros_ = true;
+  spares_.fetch_add(1, std::memory_order_relaxed);
+  tail_dirty_ = false;
+  writeback_from_ = 0;
+}
+
 void LogQueue::write_batch(Roller roller) noexcept {
   batches_.fetch_add(1, std::memory_order_relaxed);
   const bool fsync = options_.ack == AckMode::kFsync;
+  if (spare_ && !over_zeros_ && roller == Roller::kWriterThread) move_onto_spare();
   std::size_t n = batch_.size();
   std::size_t unsynced = 0;  // first record not yet covered by an fdatasync
   std::size_t i = 0;

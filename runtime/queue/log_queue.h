@@ -3,7 +3,9 @@
 // Layout: DIR/<20-digit base offset>.log segments. Each record is
 //   u32 length (of what follows the CRC) | u32 crc32c (of what follows) | u32 attributes_length |
 //   attributes (compact JSON object) | body
-// little-endian. Offsets count records from 0 across segments.
+// little-endian. Offsets count records from 0 across segments. With ack: fsync, a segment may be
+// written over a file of zeros (segment_spare.h): its records end where a length field reads 0,
+// and rolling cuts the zeros off.
 //
 // One writer thread owns the files. store() (any thread, lock-free) builds the record header and
 // CRC on the caller's thread into a pooled node, then pushes it onto an intrusive MPSC list; the
@@ -39,6 +41,9 @@ struct LogQueueOptions {
   std::uint32_t max_in_flight = 4096;
   // How often the writer checks retention (it also checks on every segment roll).
   std::chrono::milliseconds retention_check_interval{5000};
+  // ack: fsync: after this many syncs a spare segment of zeros is prepared and the log moves onto
+  // it (segment_spare.h); a log that syncs rarely never pays for one. 0 = never.
+  std::uint64_t spare_after_syncs = 256;
 };
 
 // Counters of the writer thread, for benchmarks and /metrics.
@@ -63,7 +68,8 @@ class LogReader {
   LogReader(std::filesystem::path dir, std::uint64_t from);
   ~LogReader();
   // The next complete record, or nullopt at the current end. A record whose CRC does not match
-  // throws std::runtime_error naming the segment and file position.
+  // in a sealed segment throws std::runtime_error naming the segment and file position; in the
+  // live segment it is taken for one being written, and waited for.
   std::optional<LogRecord> next();
   // While on, the page cache of what was read is freed behind the reader (log_segment.h): for a
   // consumer that is the only one of its log in this process. Another process's reader may then

@@ -16,6 +16,7 @@ struct LogReader::State {
   std::uint64_t from = 0;
   std::uint64_t offset = 0;  // of the scanner's next record
   std::filesystem::path path;
+  std::uint64_t base = 0;  // of the open segment
   int fd = -1;
   std::optional<SegmentScanner> scanner;
   bool drop = false;
@@ -34,8 +35,15 @@ struct LogReader::State {
     }
     fd = new_fd;
     path = std::move(segment);
+    this->base = base;
     offset = base;
     scanner.emplace(fd);
+  }
+
+  // Whether a segment newer than the open one exists: then the open one is sealed.
+  bool newer_segment_exists() const {
+    const auto segments = log_format::list_segments(dir);
+    return !segments.empty() && segments.back().first > base;
   }
 
   [[noreturn]] void corrupt(const char* what) const {
@@ -70,7 +78,8 @@ std::optional<LogRecord> LogReader::next() {
   // Set once the next segment exists: the current one is sealed, so its end is final.
   bool sealed = false;
   for (;;) {
-    switch (s.scanner->next()) {
+    const SegmentScanner::Result result = s.scanner->next();
+    switch (result) {
       case SegmentScanner::Result::kRecord: {
         const std::uint64_t offset = s.offset++;
         if (s.drop) s.dropper.passed(s.fd, s.scanner->position());
@@ -78,11 +87,21 @@ std::optional<LogRecord> LogReader::next() {
         return LogRecord{offset, std::string(s.scanner->attributes()),
                          std::string(s.scanner->body())};
       }
+      // In the live segment a mismatch may be a record being written over zeros (segment_spare.h),
+      // and an incomplete record one being appended: both are waited for until a newer segment
+      // exists. Recovery checks the live segment before its writer starts, so nothing older is
+      // damaged there.
       case SegmentScanner::Result::kCorrupt:
-        s.corrupt("corrupt record (CRC or length mismatch)");
-      case SegmentScanner::Result::kPartial:
-        if (sealed) s.corrupt("incomplete record in a sealed segment");
-        [[fallthrough]];
+      case SegmentScanner::Result::kPartial: {
+        const bool corrupt = result == SegmentScanner::Result::kCorrupt;
+        if (sealed) {
+          s.corrupt(corrupt ? "corrupt record (CRC or length mismatch)"
+                            : "incomplete record in a sealed segment");
+        }
+        if (!s.newer_segment_exists()) return std::nullopt;
+        sealed = true;  // the writer may have finished the record just before rolling: look again
+        continue;
+      }
       case SegmentScanner::Result::kEnd: {
         auto following = s.dir / log_format::segment_name(s.offset);
         std::error_code ec;

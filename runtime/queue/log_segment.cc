@@ -17,6 +17,7 @@ namespace inlet::runtime::log_format {
 namespace {
 
 constexpr std::size_t kReadChunk = 1 << 20;
+constexpr std::size_t kTailRead = 4096;
 
 }  // namespace
 
@@ -55,6 +56,8 @@ void DropBehind::finished(int fd) noexcept {
   next_ = kKeptBytes + kStrideBytes;
 }
 
+SegmentScanner::SegmentScanner(int fd) : fd_(fd), read_size_(kReadChunk) {}
+
 bool SegmentScanner::fill(std::size_t n) {
   if (buf_len_ >= n) return true;
   if (buf_off_ > 0) {
@@ -74,8 +77,10 @@ bool SegmentScanner::fill(std::size_t n) {
     }
     buf_.resize(std::max(n, kReadChunk));
   }
+  const std::size_t want = std::max(n, read_size_);
+  read_size_ = std::min(read_size_ * 2, kReadChunk);
   while (buf_len_ < n) {
-    const ssize_t got = ::pread(fd_, buf_.data() + buf_len_, buf_.size() - buf_len_,
+    const ssize_t got = ::pread(fd_, buf_.data() + buf_len_, std::min(buf_.size(), want) - buf_len_,
                                 static_cast<off_t>(pos_ + buf_len_));
     if (got < 0) {
       if (errno == EINTR) continue;
@@ -87,17 +92,25 @@ bool SegmentScanner::fill(std::size_t n) {
   return true;
 }
 
+SegmentScanner::Result SegmentScanner::stop(Result result) noexcept {
+  buf_off_ = 0;
+  buf_len_ = 0;
+  read_size_ = kTailRead;
+  return result;
+}
+
 SegmentScanner::Result SegmentScanner::next() {
-  if (!fill(8)) return buf_len_ == 0 ? Result::kEnd : Result::kPartial;
+  if (!fill(8)) return stop(buf_len_ == 0 ? Result::kEnd : Result::kPartial);
   const char* p = buf_.data() + buf_off_;
   const std::uint32_t length = get_u32(p);
-  if (length < 4 || length > kMaxRecordLength) return Result::kCorrupt;
-  if (!fill(8 + std::size_t{length})) return Result::kPartial;
+  if (length == 0) return stop(Result::kEnd);
+  if (length < 4 || length > kMaxRecordLength) return stop(Result::kCorrupt);
+  if (!fill(8 + std::size_t{length})) return stop(Result::kPartial);
   p = buf_.data() + buf_off_;
   const std::uint32_t crc = get_u32(p + 4);
-  if (codecs::crc32c(0, p + 8, length) != crc) return Result::kCorrupt;
+  if (codecs::crc32c(0, p + 8, length) != crc) return stop(Result::kCorrupt);
   const std::uint32_t attributes_length = get_u32(p + 8);
-  if (attributes_length > length - 4) return Result::kCorrupt;
+  if (attributes_length > length - 4) return stop(Result::kCorrupt);
   attributes_ = std::string_view(p + kHeaderBytes, attributes_length);
   body_ = std::string_view(p + kHeaderBytes + attributes_length, length - 4 - attributes_length);
   const std::size_t record = 8 + std::size_t{length};

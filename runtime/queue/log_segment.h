@@ -58,18 +58,21 @@ class DropBehind {
 };
 
 // Reads records sequentially from an open segment file descriptor with pread; the file may grow
-// between calls (a live segment), so kEnd and kPartial are not final.
+// between calls (a live segment), so kEnd and kPartial are not final. A segment written over
+// zeros (segment_spare.h) ends where a length field reads 0, which no record has; bytes past the
+// end can change, so nothing past it is kept buffered.
 class SegmentScanner {
  public:
   // A failed pread throws std::runtime_error (recovery and readers are not on the request path).
   enum class Result : std::uint8_t {
     kRecord,   // `attributes`/`body` are valid until the next call
-    kEnd,      // no byte after position()
+    kEnd,      // no byte after position(), or a length of 0 there
     kPartial,  // an incomplete record after position()
-    kCorrupt,  // a complete record whose CRC or lengths do not match, at position()
+    kCorrupt,  // a complete record whose CRC or lengths do not match, at position(); in a live
+               // segment written over zeros, also a record being written right now
   };
 
-  explicit SegmentScanner(int fd) : fd_(fd) {}
+  explicit SegmentScanner(int fd);
   Result next();
   std::uint64_t position() const noexcept { return pos_; }  // of the next record
   std::string_view attributes() const noexcept { return attributes_; }
@@ -77,12 +80,16 @@ class SegmentScanner {
 
  private:
   bool fill(std::size_t n);  // makes [pos_, pos_+n) buffered; false if the file is shorter
+  Result stop(Result result) noexcept;  // forgets the bytes past pos_: they may still change
 
   int fd_;
   std::uint64_t pos_ = 0;
   std::vector<char> buf_;
   std::size_t buf_off_ = 0;  // index of pos_ in buf_
   std::size_t buf_len_ = 0;  // valid bytes in buf_ from buf_off_
+  // How much one pread asks for. Small at the end of a segment written over zeros, where a large
+  // read would copy zeros on every poll; doubles back to kReadChunk as records keep coming.
+  std::size_t read_size_;
   std::string_view attributes_;
   std::string_view body_;
 };

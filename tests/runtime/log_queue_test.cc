@@ -13,6 +13,7 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <latch>
 #include <map>
 #include <mutex>
@@ -22,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "codecs/unique_handle.h"
 #include "runtime/queue/log_consumer.h"
 #include "runtime/queue/log_reader_command.h"
 #include "runtime/queue/log_segment.h"
@@ -863,6 +865,217 @@ TEST(QueueReadCommand, FollowPrintsNewRecordsUntilStopped) {
   std::fclose(out);
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 3);
   EXPECT_NE(text.find("\"body\":{\"n\":2}"), std::string::npos);
+}
+
+
+// Segments written over zeros (segment_spare.h, ack: fsync).
+
+std::string file_bytes(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_file(const fs::path& file, const std::string& bytes) {
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// The bytes of `count` small records as the log writes them, from a scratch log beside `dir`.
+std::string record_bytes(const fs::path& dir, int count, int first = 0) {
+  const fs::path scratch = dir.string() + "-scratch";
+  fs::remove_all(scratch);
+  {
+    auto queue = open_log_queue(options_for(scratch, AckMode::kWrite));
+    store_all(*queue, small_messages(count, first));
+  }
+  std::string bytes = file_bytes(scratch / "00000000000000000000.log");
+  fs::remove_all(scratch);
+  return bytes;
+}
+
+std::uint64_t counter(const Queue& queue, std::string_view name) {
+  std::vector<QueueCounter> counters;
+  queue.counters(counters);
+  for (const auto& c : counters) {
+    if (c.name == name) return c.value;
+  }
+  ADD_FAILURE() << "no counter " << name;
+  return 0;
+}
+
+LogQueueOptions over_zeros(const fs::path& dir) {
+  auto options = options_for(dir, AckMode::kFsync);
+  options.segment_bytes = 64 << 10;
+  options.spare_after_syncs = 1;
+  return options;
+}
+
+// The log syncs, asks for a spare, and moves onto it: the active segment is then segment_bytes
+// long while open. Rolls take the next spares and cut their zeros; the records read back in order
+// throughout, a restart cuts the zeros of the last segment, and no spare file is left behind.
+TEST(LogQueue, MovesOntoSegmentsOfZerosAndReadsTheSame) {
+  TempDir dir;
+  const auto options = over_zeros(dir.path());
+  const auto messages = small_messages(3000);
+  {
+    auto queue = open_log_queue(options);
+    std::size_t stored = 0;
+    bool moved = false;
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (!moved && std::chrono::steady_clock::now() < deadline) {
+      store_all(*queue, {messages.begin() + static_cast<std::ptrdiff_t>(stored),
+                         messages.begin() + static_cast<std::ptrdiff_t>(stored + 1)});
+      ++stored;
+      const auto segments = segment_files(dir.path());
+      moved = fs::file_size(segments.back()) == options.segment_bytes;
+      if (!moved) std::this_thread::sleep_for(5ms);
+    }
+    ASSERT_TRUE(moved) << "the log never moved onto a spare";
+    ASSERT_LT(stored, 500u);
+    for (std::size_t i = stored; i < messages.size(); i += 50) {
+      store_all(*queue, {messages.begin() + static_cast<std::ptrdiff_t>(i),
+                         messages.begin() + static_cast<std::ptrdiff_t>(std::min(messages.size(), i + 50))});
+    }
+    const auto records = read_all(dir.path());
+    ASSERT_EQ(records.size(), messages.size());
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      ASSERT_EQ(records[i].offset, i);
+      ASSERT_EQ(records[i].body, messages[i].body);
+    }
+    const auto segments = segment_files(dir.path());
+    ASSERT_GE(segments.size(), 4u);
+    // Sealed segments hold their records and nothing else.
+    for (std::size_t i = 0; i + 1 < segments.size(); ++i) {
+      const codecs::UniqueFd fd(::open(segments[i].c_str(), O_RDONLY | O_CLOEXEC));
+      log_format::SegmentScanner scanner(fd.get());
+      while (scanner.next() == log_format::SegmentScanner::Result::kRecord) {
+      }
+      EXPECT_EQ(scanner.position(), fs::file_size(segments[i])) << segments[i];
+    }
+    EXPECT_EQ(fs::file_size(segments.back()), options.segment_bytes);
+  }
+  EXPECT_FALSE(fs::exists(dir.path() / ".spare"));
+  const fs::path last = segment_files(dir.path()).back();
+  auto queue = open_log_queue(options);
+  EXPECT_LT(fs::file_size(last), options.segment_bytes);
+  store_all(*queue, small_messages(1, 5000));
+  const auto records = read_all(dir.path(), messages.size());
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].offset, messages.size());
+  EXPECT_EQ(records[0].body, "{\"n\":5000}");
+}
+
+// After an OS crash the disk may hold records past one that never reached it, after a run of
+// zeros; none was acknowledged. Recovery cuts them: a new record written at the end would
+// otherwise be followed by them, and a reader would serve them as newer records.
+TEST(LogQueue, RecoveryCutsWhatFollowsTheZerosAfterTheLastRecord) {
+  TempDir dir;
+  const std::string kept = record_bytes(dir.path(), 5);
+  const std::string stale = record_bytes(dir.path(), 3, 100);
+  const std::string first_stale(stale.data(), stale.size() / 3);  // one record: the three are alike
+  std::string segment = kept + std::string(first_stale.size(), '\0') + stale;
+  segment.resize(64 << 10, '\0');
+  write_file(dir.path() / "00000000000000000000.log", segment);
+  {
+    auto queue = open_log_queue(options_for(dir.path()));
+    EXPECT_EQ(fs::file_size(dir.path() / "00000000000000000000.log"), kept.size());
+    store_all(*queue, small_messages(1, 5));  // exactly where the zeros were
+  }
+  const auto records = read_all(dir.path());
+  ASSERT_EQ(records.size(), 6u);
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    EXPECT_EQ(records[i].offset, i);
+    EXPECT_EQ(records[i].body, "{\"n\":" + std::to_string(i) + "}");
+  }
+}
+
+// A record torn over zeros (its header and part of its body reached the disk) is cut like a torn
+// append, and the log goes on from the record before it.
+TEST(LogQueue, CutsARecordTornOverZerosOnOpen) {
+  TempDir dir;
+  const std::string kept = record_bytes(dir.path(), 4);
+  const std::string torn = record_bytes(dir.path(), 1, 4);
+  std::string segment = kept + torn.substr(0, torn.size() - 6);
+  segment.resize(64 << 10, '\0');
+  write_file(dir.path() / "00000000000000000000.log", segment);
+  {
+    auto queue = open_log_queue(options_for(dir.path()));
+    EXPECT_EQ(fs::file_size(dir.path() / "00000000000000000000.log"), kept.size());
+    store_all(*queue, small_messages(1, 100));
+  }
+  const auto records = read_all(dir.path());
+  ASSERT_EQ(records.size(), 5u);
+  EXPECT_EQ(records[3].body, "{\"n\":3}");
+  EXPECT_EQ(records[4].offset, 4u);
+  EXPECT_EQ(records[4].body, "{\"n\":100}");
+}
+
+// In the live segment a record whose CRC does not match yet may be one being written over zeros:
+// the reader waits for it, and reads it once whole. Once a newer segment exists, a mismatch is
+// corruption, and the reader says so.
+TEST(LogReader, WaitsAtARecordBeingWrittenOverZerosAndRefusesOneInASealedSegment) {
+  TempDir dir;
+  const std::string records = record_bytes(dir.path(), 3);
+  const std::size_t record = records.size() / 3;  // alike in size
+  const fs::path live = dir.path() / "00000000000000000000.log";
+  std::string half = records.substr(0, 2 * record) + records.substr(2 * record, record / 2);
+  half.resize(64 << 10, '\0');
+  write_file(live, half);
+  LogReader reader(dir.path(), 0);
+  ASSERT_TRUE(reader.next());
+  ASSERT_TRUE(reader.next());
+  EXPECT_FALSE(reader.next());  // no throw: it is being written
+  std::string whole = records;
+  whole.resize(64 << 10, '\0');
+  write_file(live, whole);
+  const auto third = reader.next();
+  ASSERT_TRUE(third);
+  EXPECT_EQ(third->body, "{\"n\":2}");
+  EXPECT_FALSE(reader.next());
+
+  std::string damaged = records;
+  damaged[damaged.size() - 2] = 'X';
+  write_file(live, damaged);
+  LogReader from_start(dir.path(), 0);
+  ASSERT_TRUE(from_start.next());
+  ASSERT_TRUE(from_start.next());
+  EXPECT_FALSE(from_start.next());
+  write_file(dir.path() / "00000000000000000003.log", "");
+  EXPECT_THROW(from_start.next(), std::runtime_error);
+}
+
+// A follower in another thread reads every record in order while the writer syncs, moves onto
+// spares and rolls: it never takes a record being written over zeros for the end or for damage.
+TEST(LogQueue, TheReaderSeesRecordsWhileTheWriterWritesOverZerosAndRolls) {
+  TempDir dir;
+  auto options = over_zeros(dir.path());
+  options.segment_bytes = 16 << 10;
+  auto queue = open_log_queue(options);
+  constexpr std::size_t kCount = 3000;
+  const auto messages = small_messages(kCount);
+  std::vector<LogRecord> seen;
+  std::thread follower([&] {
+    LogReader reader(dir.path(), 0);
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (seen.size() < kCount && std::chrono::steady_clock::now() < deadline) {
+      if (auto r = reader.next()) {
+        seen.push_back(std::move(*r));
+      } else {
+        std::this_thread::yield();
+      }
+    }
+  });
+  for (std::size_t i = 0; i < kCount; i += 10) {
+    store_all(*queue, {messages.begin() + static_cast<std::ptrdiff_t>(i),
+                       messages.begin() + static_cast<std::ptrdiff_t>(i + 10)});
+  }
+  follower.join();
+  ASSERT_EQ(seen.size(), kCount);
+  for (std::size_t i = 0; i < kCount; ++i) {
+    ASSERT_EQ(seen[i].offset, i);
+    ASSERT_EQ(seen[i].body, messages[i].body);
+  }
+  EXPECT_GT(counter(*queue, "inlet_log_queue_spares_total"), 3u);
 }
 
 }  // namespace
