@@ -708,7 +708,8 @@ def parse_args(argv):
     parser.add_argument("--compare", metavar="REV",
                         help="also build git revision REV (in a worktree, about 6 min on 2 cores) and run "
                              "it as inlet@REV right after inlet in every inlet scenario: A/B figures "
-                             "from one run, interleaved, in one report")
+                             "from one run, interleaved, in one report; REV may also be the path of an "
+                             "inlet binary already built, which is run as is")
     return parser.parse_args(argv)
 
 
@@ -769,10 +770,17 @@ def main(argv):
             if inlet_missing:
                 print(f"inlet not available: {inlet_missing}", flush=True)
         baseline_binary, baseline_missing = None, None
-        if args.compare and "inlet" in wanted:
+        if args.compare and "inlet" in wanted and Path(args.compare).is_file():
+            baseline_binary = Path(args.compare).resolve()
+            compare_label = str(baseline_binary)
+            baseline_missing = servers.inlet_status(baseline_binary)
+            if baseline_missing:
+                print(f"inlet@{compare_label} not available: {baseline_missing}", flush=True)
+        elif args.compare and "inlet" in wanted:
             compare = compare_label = resolve_revision(args.compare)
             if compare is None:
-                print(f"bench/run: --compare {args.compare}: not a git revision of {SOURCE_DIR}", file=sys.stderr)
+                print(f"bench/run: --compare {args.compare}: neither an inlet binary nor a git revision of "
+                      f"{SOURCE_DIR}", file=sys.stderr)
                 return 2
             print(f"building inlet@{compare} (Release) in a worktree ...", flush=True)
             baseline_binary, baseline_missing = build_revision(compare, Path(tmp), out / "build-compare.log")

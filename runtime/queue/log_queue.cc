@@ -139,7 +139,7 @@ class LogQueue final : public Queue {
   bool write_range(std::size_t begin, std::size_t end) noexcept;
   bool sync_range(std::size_t begin, std::size_t end) noexcept;
   bool roll() noexcept;
-  void move_onto_spare() noexcept;
+  void use_spares() noexcept;
   void sync_sealed() noexcept;
   bool repair_tail() noexcept;
   void fail_range(std::size_t begin, std::size_t end, const char* what, int error) noexcept;
@@ -168,6 +168,7 @@ class LogQueue final : public Queue {
   codecs::UniqueFd fd_;  // active segment
   // ack: fsync: the active segment is a spare, its records written over zeros (segment_spare.h).
   bool over_zeros_ = false;
+  std::uint64_t segment_syncs_from_ = 0;  // syncs_ when the active segment was opened
   std::unique_ptr<log_format::SegmentSpare> spare_;  // ack: fsync only
   // ack: write: the segment last rolled away from, until sync_sealed() has synced it (the writer
   // thread's alone; at most one at a time).
@@ -659,6 +660,7 @@ bool LogQueue::roll() noexcept {
   }
   fd_ = std::move(fd);
   over_zeros_ = over_zeros;
+  segment_syncs_from_ = syncs_.load(std::memory_order_relaxed);
   spares_.fetch_add(over_zeros ? 1 : 0, std::memory_order_relaxed);
   tail_dirty_ = false;
   writeback_from_ = 0;
@@ -680,33 +682,25 @@ void LogQueue::sync_sealed() noexcept {
   sealing_fd_.reset();
 }
 
-// ack: fsync, the writer thread, between batches (everything written is synced): once the log has
-// synced spare_after_syncs times, a spare is prepared, and the log moves onto it as soon as it is
-// ready, by a roll (an empty active segment is replaced instead: the roll would reuse its name).
-void LogQueue::move_onto_spare() noexcept {
-  if (!spare_->ready()) {
-    if (syncs_.load(std::memory_order_relaxed) >= options_.spare_after_syncs) spare_->prepare();
-    return;
+// ack: fsync, the writer thread, between batches (everything written is synced): asks for a spare
+// while the active segment's syncs are many and small (LogQueueOptions), and rolls onto a ready one
+// at once when the active segment is appended to. Not from an empty segment: the roll would reuse
+// its name, and replacing the file would leave a reader that has it open on the old one.
+void LogQueue::use_spares() noexcept {
+  const Segment& active = segments_.back();
+  const std::uint64_t syncs = syncs_.load(std::memory_order_relaxed) - segment_syncs_from_;
+  if (syncs >= options_.spare_after_syncs && active.bytes <= syncs * options_.spare_max_bytes_per_sync) {
+    spare_->prepare();
   }
-  if (segments_.back().bytes > 0) {
-    if (!roll()) log_warn("log_queue_roll_failed", {{"dir", options_.dir.string()}, {"error", errno_text(errno)}});
-    return;
+  if (!over_zeros_ && active.bytes > 0 && spare_->ready() && !roll()) {
+    log_warn("log_queue_roll_failed", {{"dir", options_.dir.string()}, {"error", errno_text(errno)}});
   }
-  codecs::UniqueFd fd = spare_->take(path_of(segments_.back().base));
-  if (!fd.valid()) return;
-  fsync_dir(options_.dir);
-  if (append_signal_->consumers() == 0) drop_behind_.finished(fd_.get());
-  fd_ = std::move(fd);
-  over_zeros_ = true;
-  spares_.fetch_add(1, std::memory_order_relaxed);
-  tail_dirty_ = false;
-  writeback_from_ = 0;
 }
 
 void LogQueue::write_batch(Roller roller) noexcept {
   batches_.fetch_add(1, std::memory_order_relaxed);
   const bool fsync = options_.ack == AckMode::kFsync;
-  if (spare_ && !over_zeros_ && roller == Roller::kWriterThread) move_onto_spare();
+  if (spare_ && roller == Roller::kWriterThread) use_spares();
   std::size_t n = batch_.size();
   std::size_t unsynced = 0;  // first record not yet covered by an fdatasync
   std::size_t i = 0;

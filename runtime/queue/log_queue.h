@@ -41,9 +41,13 @@ struct LogQueueOptions {
   std::uint32_t max_in_flight = 4096;
   // How often the writer checks retention (it also checks on every segment roll).
   std::chrono::milliseconds retention_check_interval{5000};
-  // ack: fsync: after this many syncs a spare segment of zeros is prepared and the log moves onto
-  // it (segment_spare.h); a log that syncs rarely never pays for one. 0 = never.
+  // ack: fsync: once the active segment has synced this many times, with at most
+  // spare_max_bytes_per_sync written per sync on average, a spare segment of zeros is prepared and
+  // the log moves onto it (segment_spare.h). A spare costs a write of its bytes and saves a journal
+  // commit per sync: it pays for many small syncs, not for a log that syncs rarely or writes
+  // large batches. 0 = never.
   std::uint64_t spare_after_syncs = 256;
+  std::uint64_t spare_max_bytes_per_sync = 32 << 10;
 };
 
 // Counters of the writer thread, for benchmarks and /metrics.

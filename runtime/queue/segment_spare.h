@@ -8,15 +8,14 @@
 // first write, which costs what an append does (measured: no gain).
 //
 // The spare is DIR/.spare (not a segment name, so readers and recovery never see it). The log
-// takes it at a roll by renaming it to the new segment's name; the thread then prepares the next
-// one. The log never waits for it: a roll that finds none ready creates an empty segment as before.
+// takes it at a roll by renaming it to the new segment's name. The log never waits for it: a roll
+// that finds none ready creates an empty segment as before.
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
-#include <mutex>
+#include <string>
 #include <thread>
 
 #include "codecs/unique_handle.h"
@@ -32,26 +31,31 @@ class SegmentSpare {
   SegmentSpare(const SegmentSpare&) = delete;
   SegmentSpare& operator=(const SegmentSpare&) = delete;
 
-  // Starts preparing one if none is ready or under way; the thread starts on the first call.
+  // The writer's side never blocks: the thread runs at SCHED_IDLE and could sit preempted for a
+  // long time on a busy core, so nothing here waits on it (one atomic state, no lock).
+  // Starts preparing one if none is ready or under way (the thread starts on the first call).
   void prepare();
-  bool ready() const noexcept { return ready_.load(std::memory_order_acquire); }
-  // The ready spare, renamed to `path` (replacing a file of that name) and open read-write; an
-  // invalid fd when none is ready or the rename failed. The caller syncs the directory.
+  bool ready() const noexcept { return state_.load(std::memory_order_acquire) == State::kReady; }
+  // The ready spare, renamed to `path` and open read-write; an invalid fd when none is ready, or
+  // after an error (logged, and no more spares). The caller syncs the directory.
   codecs::UniqueFd take(const std::filesystem::path& path);
 
  private:
+  enum class State : std::uint8_t {
+    kIdle,      // no spare, none asked for
+    kAsked,     // the thread is making one
+    kReady,     // path_ holds a whole, synced file of zeros
+    kFailed,    // an error was logged: no more spares, the log appends
+    kStopping,  // the destructor runs
+  };
   void run();
   bool make_one();  // false after an error (logged) or when stopping
+  void fail(const std::string& op);
 
   const std::filesystem::path path_;
   const std::uint64_t bytes_;
-  std::mutex mutex_;
-  std::condition_variable wanted_;
-  bool want_ = false;
-  bool stop_ = false;
-  bool failed_ = false;             // an error was logged: no more attempts, the log appends
-  std::atomic<bool> ready_{false};  // path_ holds a whole, synced file of zeros
-  std::thread thread_;
+  std::atomic<State> state_{State::kIdle};
+  std::thread thread_;  // the writer thread's alone (prepare, the destructor)
 };
 
 }  // namespace inlet::runtime::log_format

@@ -756,6 +756,22 @@ TEST(LogQueue, AWriteErrorAnswersUnavailableAndLaterWritesSucceedOnceTheDiskReco
   EXPECT_EQ(counter_value(*queue, "inlet_log_queue_write_failures_total"), 1u);
 }
 
+// Reads `count` records from the start in a thread of its own, as a consumer tails the log, into
+// `seen` (within 60 s); join the thread before reading `seen`.
+std::thread follow(const fs::path& dir, std::size_t count, std::vector<LogRecord>& seen) {
+  return std::thread([dir, count, &seen] {
+    LogReader reader(dir, 0);
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (seen.size() < count && std::chrono::steady_clock::now() < deadline) {
+      if (auto r = reader.next()) {
+        seen.push_back(std::move(*r));
+      } else {
+        std::this_thread::yield();
+      }
+    }
+  });
+}
+
 TEST(LogQueue, TheReaderSeesRecordsWhileTheWriterAppendsAndRolls) {
   TempDir dir;
   auto options = options_for(dir.path(), AckMode::kWrite);
@@ -764,17 +780,7 @@ TEST(LogQueue, TheReaderSeesRecordsWhileTheWriterAppendsAndRolls) {
   constexpr std::size_t kCount = 3000;
   const auto messages = small_messages(kCount);
   std::vector<LogRecord> seen;
-  std::thread follower([&] {
-    LogReader reader(dir.path(), 0);
-    const auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (seen.size() < kCount && std::chrono::steady_clock::now() < deadline) {
-      if (auto r = reader.next()) {
-        seen.push_back(std::move(*r));
-      } else {
-        std::this_thread::yield();
-      }
-    }
-  });
+  std::thread follower = follow(dir.path(), kCount, seen);
   Waiter waiter;
   for (std::size_t i = 0; i < kCount; ++i) {
     queue->store(messages[i].view(), waiter);
@@ -917,27 +923,31 @@ TEST(LogQueue, MovesOntoSegmentsOfZerosAndReadsTheSame) {
   TempDir dir;
   const auto options = over_zeros(dir.path());
   const auto messages = small_messages(3000);
+  std::size_t stored = 0;
   {
     auto queue = open_log_queue(options);
-    std::size_t stored = 0;
-    bool moved = false;
-    const auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (!moved && std::chrono::steady_clock::now() < deadline) {
+    const auto store_next = [&](std::size_t n) {
       store_all(*queue, {messages.begin() + static_cast<std::ptrdiff_t>(stored),
-                         messages.begin() + static_cast<std::ptrdiff_t>(stored + 1)});
-      ++stored;
-      const auto segments = segment_files(dir.path());
-      moved = fs::file_size(segments.back()) == options.segment_bytes;
-      if (!moved) std::this_thread::sleep_for(5ms);
-    }
-    ASSERT_TRUE(moved) << "the log never moved onto a spare";
-    ASSERT_LT(stored, 500u);
-    for (std::size_t i = stored; i < messages.size(); i += 50) {
-      store_all(*queue, {messages.begin() + static_cast<std::ptrdiff_t>(i),
-                         messages.begin() + static_cast<std::ptrdiff_t>(std::min(messages.size(), i + 50))});
-    }
+                         messages.begin() + static_cast<std::ptrdiff_t>(stored + n)});
+      stored += n;
+    };
+    // The spare thread runs at SCHED_IDLE: it is ready when this core has time for it.
+    const auto until_over_zeros = [&] {
+      const auto deadline = std::chrono::steady_clock::now() + 20s;
+      while (stored < messages.size() && std::chrono::steady_clock::now() < deadline) {
+        store_next(1);
+        if (fs::file_size(segment_files(dir.path()).back()) == options.segment_bytes) return true;
+        std::this_thread::sleep_for(5ms);
+      }
+      return false;
+    };
+    ASSERT_TRUE(until_over_zeros()) << "the log never moved onto a spare";
+    while (stored + 50 <= 2500) store_next(50);
+    ASSERT_TRUE(until_over_zeros()) << "the log never moved onto a spare again";
+    EXPECT_GE(counter(*queue, "inlet_log_queue_spares_total"), 2u);
+
     const auto records = read_all(dir.path());
-    ASSERT_EQ(records.size(), messages.size());
+    ASSERT_EQ(records.size(), stored);
     for (std::size_t i = 0; i < records.size(); ++i) {
       ASSERT_EQ(records[i].offset, i);
       ASSERT_EQ(records[i].body, messages[i].body);
@@ -952,17 +962,32 @@ TEST(LogQueue, MovesOntoSegmentsOfZerosAndReadsTheSame) {
       }
       EXPECT_EQ(scanner.position(), fs::file_size(segments[i])) << segments[i];
     }
-    EXPECT_EQ(fs::file_size(segments.back()), options.segment_bytes);
   }
   EXPECT_FALSE(fs::exists(dir.path() / ".spare"));
   const fs::path last = segment_files(dir.path()).back();
   auto queue = open_log_queue(options);
   EXPECT_LT(fs::file_size(last), options.segment_bytes);
   store_all(*queue, small_messages(1, 5000));
-  const auto records = read_all(dir.path(), messages.size());
+  const auto records = read_all(dir.path(), stored);
   ASSERT_EQ(records.size(), 1u);
-  EXPECT_EQ(records[0].offset, messages.size());
+  EXPECT_EQ(records[0].offset, stored);
   EXPECT_EQ(records[0].body, "{\"n\":5000}");
+}
+
+// A spare costs a write of its bytes and saves a journal commit per sync: a log whose syncs carry
+// large batches (here one 64 KiB record each) is not given one.
+TEST(LogQueue, GivesNoSpareToALogWhoseSyncsAreLarge) {
+  TempDir dir;
+  auto options = over_zeros(dir.path());
+  options.segment_bytes = 1 << 20;
+  auto queue = open_log_queue(options);
+  const auto messages = large_messages(40);
+  for (const auto& message : messages) store_all(*queue, {message});
+  std::this_thread::sleep_for(100ms);
+  store_all(*queue, small_messages(1, 100));
+  EXPECT_EQ(counter(*queue, "inlet_log_queue_spares_total"), 0u);
+  EXPECT_FALSE(fs::exists(dir.path() / ".spare"));
+  EXPECT_EQ(read_all(dir.path()).size(), messages.size() + 1);
 }
 
 // After an OS crash the disk may hold records past one that never reached it, after a run of
@@ -1054,20 +1079,15 @@ TEST(LogQueue, TheReaderSeesRecordsWhileTheWriterWritesOverZerosAndRolls) {
   constexpr std::size_t kCount = 3000;
   const auto messages = small_messages(kCount);
   std::vector<LogRecord> seen;
-  std::thread follower([&] {
-    LogReader reader(dir.path(), 0);
-    const auto deadline = std::chrono::steady_clock::now() + 60s;
-    while (seen.size() < kCount && std::chrono::steady_clock::now() < deadline) {
-      if (auto r = reader.next()) {
-        seen.push_back(std::move(*r));
-      } else {
-        std::this_thread::yield();
-      }
-    }
-  });
+  std::thread follower = follow(dir.path(), kCount, seen);
+  // Slowly until the first spare is in use (its thread runs at SCHED_IDLE, when the core has time).
+  const auto patience = std::chrono::steady_clock::now() + 20s;
   for (std::size_t i = 0; i < kCount; i += 10) {
     store_all(*queue, {messages.begin() + static_cast<std::ptrdiff_t>(i),
                        messages.begin() + static_cast<std::ptrdiff_t>(i + 10)});
+    if (counter(*queue, "inlet_log_queue_spares_total") == 0 && std::chrono::steady_clock::now() < patience) {
+      std::this_thread::sleep_for(50ms);
+    }
   }
   follower.join();
   ASSERT_EQ(seen.size(), kCount);
@@ -1075,7 +1095,7 @@ TEST(LogQueue, TheReaderSeesRecordsWhileTheWriterWritesOverZerosAndRolls) {
     ASSERT_EQ(seen[i].offset, i);
     ASSERT_EQ(seen[i].body, messages[i].body);
   }
-  EXPECT_GT(counter(*queue, "inlet_log_queue_spares_total"), 3u);
+  EXPECT_GE(counter(*queue, "inlet_log_queue_spares_total"), 1u);
 }
 
 }  // namespace
