@@ -213,6 +213,8 @@ LogQueue::LogQueue(const LogQueueOptions& options) : options_(options) {
   rewind_consumers_past_end();
   if (options_.ack == AckMode::kFsync && options_.spare_after_syncs > 0) {
     spare_ = std::make_unique<log_format::SegmentSpare>(options_.dir, options_.segment_bytes);
+  } else {
+    log_format::SegmentSpare::remove_left_over(options_.dir);
   }
   append_signal_ = LogAppendSignal::of(options_.dir);
   append_signal_->writer_opened();

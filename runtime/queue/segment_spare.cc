@@ -25,10 +25,20 @@ constexpr std::uint64_t kWritebackStep = 8ull << 20;
 
 }  // namespace
 
+namespace {
+
+std::filesystem::path spare_path(const std::filesystem::path& dir) { return dir / ".spare"; }
+
+}  // namespace
+
 SegmentSpare::SegmentSpare(std::filesystem::path dir, std::uint64_t bytes)
-    : path_(std::move(dir) / ".spare"), bytes_(bytes) {
+    : path_(spare_path(dir)), bytes_(bytes) {
+  remove_left_over(dir);
+}
+
+void SegmentSpare::remove_left_over(const std::filesystem::path& dir) noexcept {
   std::error_code ec;
-  std::filesystem::remove(path_, ec);
+  std::filesystem::remove(spare_path(dir), ec);
 }
 
 SegmentSpare::~SegmentSpare() {

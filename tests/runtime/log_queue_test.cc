@@ -990,6 +990,16 @@ TEST(LogQueue, GivesNoSpareToALogWhoseSyncsAreLarge) {
   EXPECT_EQ(read_all(dir.path()).size(), messages.size() + 1);
 }
 
+// A crash may leave a spare half made: whatever the ack mode of the next run, it goes.
+TEST(LogQueue, RemovesASpareLeftByAnEarlierRun) {
+  for (AckMode ack : {AckMode::kWrite, AckMode::kFsync}) {
+    TempDir dir;
+    write_file(dir.path() / ".spare", std::string(4096, '\0'));
+    auto queue = open_log_queue(options_for(dir.path(), ack));
+    EXPECT_FALSE(fs::exists(dir.path() / ".spare"));
+  }
+}
+
 // After an OS crash the disk may hold records past one that never reached it, after a run of
 // zeros; none was acknowledged. Recovery cuts them: a new record written at the end would
 // otherwise be followed by them, and a reader would serve them as newer records.
