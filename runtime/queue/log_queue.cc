@@ -486,6 +486,8 @@ void LogQueue::close() {
   wake();
   if (writer_.joinable()) writer_.join();
   spare_.reset();
+  // A clean stop leaves no zeros for the next start to read through (a crash leaves them, cut then).
+  if (over_zeros_) ::ftruncate(fd_.get(), static_cast<off_t>(segments_.back().bytes));
   sync_sealed();  // the writer's last turn did; a writer that never ran leaves nothing
   if (fd_.valid() && options_.ack == AckMode::kWrite) ::fdatasync(fd_.get());
   if (append_signal_) append_signal_->writer_closed();

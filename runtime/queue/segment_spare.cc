@@ -23,10 +23,6 @@ constexpr std::size_t kZeroChunk = 1 << 20;
 // log's own syncs queue behind whatever the disk is writing.
 constexpr std::uint64_t kWritebackStep = 8ull << 20;
 
-}  // namespace
-
-namespace {
-
 std::filesystem::path spare_path(const std::filesystem::path& dir) { return dir / ".spare"; }
 
 }  // namespace

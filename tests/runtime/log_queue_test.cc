@@ -918,7 +918,7 @@ LogQueueOptions over_zeros(const fs::path& dir) {
 
 // The log syncs, asks for a spare, and moves onto it: the active segment is then segment_bytes
 // long while open. Rolls take the next spares and cut their zeros; the records read back in order
-// throughout, a restart cuts the zeros of the last segment, and no spare file is left behind.
+// throughout, a clean stop cuts the zeros of the last segment, and no spare file is left behind.
 TEST(LogQueue, MovesOntoSegmentsOfZerosAndReadsTheSame) {
   TempDir dir;
   const auto options = over_zeros(dir.path());
@@ -964,9 +964,8 @@ TEST(LogQueue, MovesOntoSegmentsOfZerosAndReadsTheSame) {
     }
   }
   EXPECT_FALSE(fs::exists(dir.path() / ".spare"));
-  const fs::path last = segment_files(dir.path()).back();
+  EXPECT_LT(fs::file_size(segment_files(dir.path()).back()), options.segment_bytes);
   auto queue = open_log_queue(options);
-  EXPECT_LT(fs::file_size(last), options.segment_bytes);
   store_all(*queue, small_messages(1, 5000));
   const auto records = read_all(dir.path(), stored);
   ASSERT_EQ(records.size(), 1u);
