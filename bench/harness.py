@@ -770,23 +770,22 @@ def main(argv):
             if inlet_missing:
                 print(f"inlet not available: {inlet_missing}", flush=True)
         baseline_binary, baseline_missing = None, None
-        if args.compare and "inlet" in wanted and Path(args.compare).is_file():
-            baseline_binary = Path(args.compare).resolve()
-            compare_label = str(baseline_binary)
-            baseline_missing = servers.inlet_status(baseline_binary)
-            if baseline_missing:
-                print(f"inlet@{compare_label} not available: {baseline_missing}", flush=True)
-        elif args.compare and "inlet" in wanted:
-            compare = compare_label = resolve_revision(args.compare)
-            if compare is None:
-                print(f"bench/run: --compare {args.compare}: neither an inlet binary nor a git revision of "
-                      f"{SOURCE_DIR}", file=sys.stderr)
-                return 2
-            print(f"building inlet@{compare} (Release) in a worktree ...", flush=True)
-            baseline_binary, baseline_missing = build_revision(compare, Path(tmp), out / "build-compare.log")
+        if args.compare and "inlet" in wanted:
+            if Path(args.compare).is_file():
+                baseline_binary = Path(args.compare).resolve()
+                compare_label = str(baseline_binary)
+            else:
+                compare_label = resolve_revision(args.compare)
+                if compare_label is None:
+                    print(f"bench/run: --compare {args.compare}: neither an inlet binary nor a git revision of "
+                          f"{SOURCE_DIR}", file=sys.stderr)
+                    return 2
+                print(f"building inlet@{compare_label} (Release) in a worktree ...", flush=True)
+                baseline_binary, baseline_missing = build_revision(compare_label, Path(tmp),
+                                                                   out / "build-compare.log")
             baseline_missing = baseline_missing or servers.inlet_status(baseline_binary)
             if baseline_missing:
-                print(f"inlet@{compare} not available: {baseline_missing}", flush=True)
+                print(f"inlet@{compare_label} not available: {baseline_missing}", flush=True)
         loadgen = compile_loadgen(args.build_dir)
         matrix = build_matrix(args.quick, wanted, payloads.have_brotli())
         if args.filter:
