@@ -137,18 +137,24 @@ class InletNode:
         self.log_file = open(self.log_path, "ab")
         self.proc = subprocess.Popen([BINARY, "serve", "--config", str(self.config_path)],
                                      stdout=self.log_file, stderr=subprocess.STDOUT, cwd=self.tmp_path)
-        # A consumers-only process (no listen:) answers on its admin port alone.
-        port = self.port if "listen" in self.config else self.admin_port
+        # Every listener the config has: the admin one opens just after the main one, and a test
+        # that asks /readyz first met it closed (CI, under ASan). A consumers-only process (no
+        # listen:) answers on its admin port alone.
+        ports = [self.port] if "listen" in self.config else []
+        if "admin_listen" in self.config or not ports:
+            ports.append(self.admin_port)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while ports and time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"inlet exited with {self.proc.returncode}:\n{self.logs()}")
             try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                return self
+                socket.create_connection(("127.0.0.1", ports[0]), timeout=0.2).close()
+                ports.pop(0)
             except OSError:
                 time.sleep(0.05)
-        raise RuntimeError(f"inlet did not listen on {port}:\n{self.logs()}")
+        if ports:
+            raise RuntimeError(f"inlet did not listen on {ports[0]}:\n{self.logs()}")
+        return self
 
     def logs(self):
         try:
